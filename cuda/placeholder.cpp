@@ -1,0 +1,1 @@
+namespace ferry::cuda {}
