@@ -1,0 +1,228 @@
+#include "transforms/detail/resample.h"
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstring>
+#include <type_traits>
+
+namespace ferry::transforms::detail {
+namespace {
+
+// Pillow's bilinear filter.
+inline double triangle(double x) {
+  x = std::fabs(x);
+  return x < 1.0 ? 1.0 - x : 0.0;
+}
+
+// One output row's vertical pass: tmp[i] = sum_k w[k] * row_k[i] over n bytes.
+// Written as plain loops over contiguous memory so the compiler vectorizes them.
+void vertical_pass(const uint8_t* r0, size_t stride, const float* w, int taps, size_t n, float* __restrict tmp) {
+  {
+    const float w0 = w[0];
+    for (size_t i = 0; i < n; ++i) tmp[i] = w0 * static_cast<float>(r0[i]);
+  }
+  int k = 1;
+  for (; k + 1 < taps; k += 2) {
+    const uint8_t* __restrict a = r0 + static_cast<size_t>(k) * stride;
+    const uint8_t* __restrict b = a + stride;
+    const float wa = w[k], wb = w[k + 1];
+    for (size_t i = 0; i < n; ++i) tmp[i] += wa * static_cast<float>(a[i]) + wb * static_cast<float>(b[i]);
+  }
+  if (k < taps) {
+    const uint8_t* __restrict a = r0 + static_cast<size_t>(k) * stride;
+    const float wa = w[k];
+    for (size_t i = 0; i < n; ++i) tmp[i] += wa * static_cast<float>(a[i]);
+  }
+}
+
+typedef float v4f __attribute__((vector_size(16)));
+
+// One output row's horizontal pass for interleaved RGB: one 4-lane vector per
+// pixel (the 4th lane is the next pixel's red, ignored). tmp needs 1 spare float.
+void horizontal_pass_rgb(const float* tmp, const AxisWeights& ax, float* __restrict row) {
+  for (int x = 0; x < ax.out_size; ++x) {
+    const float* p = tmp + static_cast<size_t>(ax.first[x] - ax.lo) * 3;
+    const float* w = &ax.weights[static_cast<size_t>(x) * static_cast<size_t>(ax.max_taps)];
+    v4f acc = {0, 0, 0, 0};
+    for (int k = 0; k < ax.count[x]; ++k) {
+      v4f v;
+      std::memcpy(&v, p + 3 * k, sizeof v);
+      acc += v * w[k];
+    }
+    row[3 * x] = acc[0];
+    row[3 * x + 1] = acc[1];
+    row[3 * x + 2] = acc[2];
+  }
+}
+
+void horizontal_pass_gray(const float* tmp, const AxisWeights& ax, float* __restrict row) {
+  for (int x = 0; x < ax.out_size; ++x) {
+    const float* p = tmp + (ax.first[x] - ax.lo);
+    const float* w = &ax.weights[static_cast<size_t>(x) * static_cast<size_t>(ax.max_taps)];
+    float acc = 0;
+    for (int k = 0; k < ax.count[x]; ++k) acc += p[k] * w[k];
+    row[x] = acc;
+  }
+}
+
+template <typename T>
+inline T convert(float v);
+template <>
+inline uint8_t convert<uint8_t>(float v) {
+  return static_cast<uint8_t>(std::clamp(v, 0.0f, 255.0f) + 0.5f);
+}
+template <>
+inline float convert<float>(float v) {
+  return v;
+}
+
+struct Half {
+  uint16_t bits;
+};
+struct BFloat16 {
+  uint16_t bits;
+};
+template <>
+inline Half convert<Half>(float v) {
+  return {float_to_half(v)};
+}
+template <>
+inline BFloat16 convert<BFloat16>(float v) {
+  return {float_to_bfloat16(v)};
+}
+
+// Stores output row y: flip, scale+bias (normalize), convert, and lay out.
+template <typename T, bool kChw>
+void write_row(const float* row, int src_channels, const OutputFormat& f, int y, int width, int height, void* out) {
+  T* o = static_cast<T*>(out);
+  const size_t w = static_cast<size_t>(width), plane = w * static_cast<size_t>(height);
+  const int c_out = f.channels;
+  for (int c = 0; c < c_out; ++c) {
+    const float s = f.scale[c], b = f.bias[c];
+    const float* src = row + (src_channels == 1 ? 0 : c);
+    const size_t step = static_cast<size_t>(src_channels);
+    if constexpr (kChw) {
+      T* dst = o + static_cast<size_t>(c) * plane + static_cast<size_t>(y) * w;
+      if (f.flip) {
+        for (size_t x = 0; x < w; ++x) dst[w - 1 - x] = convert<T>(src[x * step] * s + b);
+      } else {
+        for (size_t x = 0; x < w; ++x) dst[x] = convert<T>(src[x * step] * s + b);
+      }
+    } else {
+      T* dst = o + static_cast<size_t>(y) * w * static_cast<size_t>(c_out) + static_cast<size_t>(c);
+      const size_t cs = static_cast<size_t>(c_out);
+      if (f.flip) {
+        for (size_t x = 0; x < w; ++x) dst[(w - 1 - x) * cs] = convert<T>(src[x * step] * s + b);
+      } else {
+        for (size_t x = 0; x < w; ++x) dst[x * cs] = convert<T>(src[x * step] * s + b);
+      }
+    }
+  }
+}
+
+using RowWriter = void (*)(const float*, int, const OutputFormat&, int, int, int, void*);
+
+template <bool kChw>
+RowWriter pick_writer(DType t) {
+  switch (t) {
+    case DType::kUInt8:
+      return write_row<uint8_t, kChw>;
+    case DType::kFloat16:
+      return write_row<Half, kChw>;
+    case DType::kBFloat16:
+      return write_row<BFloat16, kChw>;
+    default:
+      return write_row<float, kChw>;
+  }
+}
+
+}  // namespace
+
+void AxisWeights::compute(double in0, double in_len, int in_size, int out) {
+  out_size = out;
+  const double scale = in_len / out;
+  const double filterscale = std::max(scale, 1.0);
+  const double support = filterscale;  // the triangle's support is 1
+  const double ss = 1.0 / filterscale;
+  max_taps = static_cast<int>(std::ceil(support)) * 2 + 1;
+  first.resize(static_cast<size_t>(out));
+  count.resize(static_cast<size_t>(out));
+  weights.assign(static_cast<size_t>(out) * static_cast<size_t>(max_taps), 0.0f);
+  lo = in_size;
+  hi = 0;
+  for (int i = 0; i < out; ++i) {
+    const double center = in0 + (i + 0.5) * scale;
+    // Same truncations as Pillow's precompute_coeffs.
+    const int xmin = std::max(static_cast<int>(center - support + 0.5), 0);
+    const int xmax = std::min(static_cast<int>(center + support + 0.5), in_size);
+    int a = xmin, b = xmax;
+    double total = 0;
+    for (int x = xmin; x < xmax; ++x) total += triangle((x - center + 0.5) * ss);
+    while (a < b && triangle((a - center + 0.5) * ss) == 0.0) ++a;
+    while (b > a && triangle((b - 1 - center + 0.5) * ss) == 0.0) --b;
+    float* w = &weights[static_cast<size_t>(i) * static_cast<size_t>(max_taps)];
+    if (a >= b || total == 0.0) {  // degenerate box: take the nearest pixel
+      a = std::clamp(static_cast<int>(center), 0, in_size - 1);
+      b = a + 1;
+      w[0] = 1.0f;
+    } else {
+      for (int x = a; x < b; ++x) w[x - a] = static_cast<float>(triangle((x - center + 0.5) * ss) / total);
+    }
+    first[static_cast<size_t>(i)] = a;
+    count[static_cast<size_t>(i)] = b - a;
+    lo = std::min(lo, a);
+    hi = std::max(hi, b);
+  }
+}
+
+void resample(const uint8_t* src, size_t stride, int src_channels, int x_origin, int y_origin, const AxisWeights& ax,
+              const AxisWeights& ay, const OutputFormat& format, void* out, std::vector<float>& scratch) {
+  const size_t c = static_cast<size_t>(src_channels);
+  const size_t n = static_cast<size_t>(ax.hi - ax.lo) * c;
+  const size_t row_floats = static_cast<size_t>(ax.out_size) * c;
+  if (scratch.size() < n + 4 + row_floats) scratch.resize(n + 4 + row_floats);
+  float* tmp = scratch.data();
+  float* row = tmp + n + 4;
+  tmp[n] = tmp[n + 1] = tmp[n + 2] = tmp[n + 3] = 0.0f;  // read, never used, by the 4-lane loads
+  const uint8_t* base = src + static_cast<size_t>(ax.lo - x_origin) * c;
+  const RowWriter writer = format.chw ? pick_writer<true>(format.dtype) : pick_writer<false>(format.dtype);
+  for (int y = 0; y < ay.out_size; ++y) {
+    const uint8_t* r0 = base + static_cast<size_t>(ay.first[static_cast<size_t>(y)] - y_origin) * stride;
+    vertical_pass(r0, stride, &ay.weights[static_cast<size_t>(y) * static_cast<size_t>(ay.max_taps)],
+                  ay.count[static_cast<size_t>(y)], n, tmp);
+    if (src_channels == 3) {
+      horizontal_pass_rgb(tmp, ax, row);
+    } else {
+      horizontal_pass_gray(tmp, ax, row);
+    }
+    writer(row, src_channels, format, y, ax.out_size, ay.out_size, out);
+  }
+}
+
+uint16_t float_to_half(float f) {
+  // Round to nearest even, after F. Giesen's float_to_half_fast3_rtne.
+  uint32_t u = std::bit_cast<uint32_t>(f);
+  const uint32_t sign = u & 0x80000000u;
+  u ^= sign;
+  uint16_t o;
+  if (u >= 0x47800000u) {  // overflow, Inf or NaN
+    o = u > 0x7f800000u ? 0x7e00 : 0x7c00;
+  } else if (u < (113u << 23)) {  // subnormal or zero: let float addition round
+    const float magic = std::bit_cast<float>(126u << 23);
+    o = static_cast<uint16_t>(std::bit_cast<uint32_t>(std::bit_cast<float>(u) + magic) - (126u << 23));
+  } else {
+    const uint32_t mant_odd = (u >> 13) & 1u;
+    u += (static_cast<uint32_t>(15 - 127) << 23) + 0xfffu + mant_odd;
+    o = static_cast<uint16_t>(u >> 13);
+  }
+  return static_cast<uint16_t>(o | (sign >> 16));
+}
+
+uint16_t float_to_bfloat16(float f) {
+  const uint32_t u = std::bit_cast<uint32_t>(f);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((u >> 16) | 0x40u);  // quiet NaN
+  return static_cast<uint16_t>((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+
+}  // namespace ferry::transforms::detail
