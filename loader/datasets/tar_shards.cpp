@@ -1,0 +1,404 @@
+#include "loader/datasets/tar_shards.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <chrono>
+#include <cstring>
+#include <utility>
+
+#include <tbb/parallel_for.h>
+#include <tbb/task_arena.h>
+
+#include "base/error.h"
+#include "loader/datasets/detail/file_io.h"
+
+namespace ferry {
+namespace {
+
+constexpr uint64_t kBlock = 512;
+
+// ---- brace expansion -------------------------------------------------------
+
+std::vector<std::string> brace_alternatives(std::string_view body, std::string_view pattern) {
+  std::vector<std::string> out;
+  const size_t dots = body.find("..");
+  if (dots != std::string_view::npos) {
+    const std::string_view a = body.substr(0, dots);
+    const std::string_view b = body.substr(dots + 2);
+    int64_t lo = 0;
+    int64_t hi = 0;
+    const auto ra = std::from_chars(a.data(), a.data() + a.size(), lo);
+    const auto rb = std::from_chars(b.data(), b.data() + b.size(), hi);
+    if (a.empty() || b.empty() || ra.ec != std::errc() || rb.ec != std::errc() || ra.ptr != a.data() + a.size() ||
+        rb.ptr != b.data() + b.size() || lo < 0 || hi < lo) {
+      throw InvalidOption("brace pattern '" + std::string(pattern) + "': bad range {" + std::string(body) +
+                          "} (expected {FIRST..LAST} with 0 <= FIRST <= LAST)");
+    }
+    if (hi - lo > 10'000'000) throw InvalidOption("brace pattern '" + std::string(pattern) + "': range too large");
+    const size_t width = a.size();
+    for (int64_t v = lo; v <= hi; ++v) {
+      std::string s = std::to_string(v);
+      if (s.size() < width) s.insert(0, width - s.size(), '0');
+      out.push_back(std::move(s));
+    }
+    return out;
+  }
+  size_t start = 0;
+  for (size_t k = 0; k <= body.size(); ++k) {
+    if (k == body.size() || body[k] == ',') {
+      out.emplace_back(body.substr(start, k - start));
+      start = k + 1;
+    }
+  }
+  return out;
+}
+
+// ---- tar headers -----------------------------------------------------------
+
+struct Header {
+  std::string name;
+  uint64_t size = 0;
+  char type = '0';
+};
+
+bool all_zero(const uint8_t* p, size_t n) {
+  for (size_t k = 0; k < n; ++k) {
+    if (p[k] != 0) return false;
+  }
+  return true;
+}
+
+/// Parses an octal (or GNU base-256) numeric field; false when malformed.
+bool parse_number(const uint8_t* f, size_t n, uint64_t& out) {
+  out = 0;
+  if (f[0] & 0x80) {  // base-256, big-endian, positive values only
+    if (f[0] != 0x80) return false;
+    for (size_t k = 1; k < n; ++k) {
+      if (out >> 56) return false;
+      out = (out << 8) | f[k];
+    }
+    return true;
+  }
+  size_t k = 0;
+  while (k < n && f[k] == ' ') ++k;
+  bool any = false;
+  for (; k < n && f[k] >= '0' && f[k] <= '7'; ++k) {
+    if (out >> 60) return false;
+    out = out * 8 + (f[k] - '0');
+    any = true;
+  }
+  for (; k < n; ++k) {
+    if (f[k] != ' ' && f[k] != 0) return false;
+  }
+  return any;
+}
+
+std::string field_string(const uint8_t* f, size_t n) {
+  size_t len = 0;
+  while (len < n && f[len] != 0) ++len;
+  return std::string(reinterpret_cast<const char*>(f), len);
+}
+
+bool checksum_ok(const uint8_t* h) {
+  uint64_t stored = 0;
+  if (!parse_number(h + 148, 8, stored)) return false;
+  uint64_t usum = 0;
+  int64_t ssum = 0;
+  for (size_t k = 0; k < kBlock; ++k) {
+    const uint8_t b = (k >= 148 && k < 156) ? ' ' : h[k];
+    usum += b;
+    ssum += static_cast<int8_t>(b);
+  }
+  return stored == usum || static_cast<int64_t>(stored) == ssum;
+}
+
+/// Value of `key` in a pax extended header ("LEN key=value\n" records).
+bool pax_value(std::string_view pax, std::string_view key, std::string& out) {
+  size_t pos = 0;
+  while (pos < pax.size()) {
+    size_t len = 0;
+    const auto r = std::from_chars(pax.data() + pos, pax.data() + pax.size(), len);
+    if (r.ec != std::errc() || len == 0 || pos + len > pax.size()) return false;
+    const std::string_view rec = pax.substr(pos, len);
+    const size_t sp = rec.find(' ');
+    const size_t eq = rec.find('=');
+    if (sp != std::string_view::npos && eq != std::string_view::npos && eq > sp) {
+      if (rec.substr(sp + 1, eq - sp - 1) == key) {
+        out = std::string(rec.substr(eq + 1, rec.size() - eq - 2));  // drop the trailing '\n'
+        return true;
+      }
+    }
+    pos += len;
+  }
+  return false;
+}
+
+struct Member {
+  std::string name;
+  uint64_t data_offset;
+  uint64_t size;
+  uint64_t header_offset;
+};
+
+/// Reads the member list of one shard (regular files only).
+std::vector<Member> list_members(int fd, const std::string& shard) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) throw DataError(shard + ": fstat failed: " + std::strerror(errno));
+  const uint64_t file_size = static_cast<uint64_t>(st.st_size);
+  std::vector<Member> out;
+  std::string long_name;  // from a GNU 'L' or pax 'x' header, for the next member
+  uint64_t pax_size = UINT64_MAX;
+  uint8_t h[kBlock];
+  uint64_t off = 0;
+  std::vector<uint8_t> extra;
+  while (off < file_size) {
+    if (file_size - off < kBlock) {
+      throw DataError(shard + ": truncated tar: partial header at offset " + std::to_string(off) + " (file size " +
+                      std::to_string(file_size) + ")");
+    }
+    detail::pread_exact(fd, h, kBlock, off, shard);
+    if (all_zero(h, kBlock)) break;  // end-of-archive marker
+    if (!checksum_ok(h)) {
+      throw DataError(shard + ": corrupt tar: bad header checksum at offset " + std::to_string(off) +
+                      " (not a tar file, or damaged)");
+    }
+    uint64_t size = 0;
+    if (!parse_number(h + 124, 12, size)) {
+      throw DataError(shard + ": corrupt tar: bad size field in header at offset " + std::to_string(off));
+    }
+    if (pax_size != UINT64_MAX) size = pax_size;
+    const char type = static_cast<char>(h[156]);
+    std::string name = field_string(h, 100);
+    if (std::memcmp(h + 257, "ustar", 5) == 0 && h[345] != 0) name = field_string(h + 345, 155) + "/" + name;
+    const uint64_t data = off + kBlock;
+    if (size > file_size - data) {
+      throw DataError(shard + ": truncated tar: member '" + (long_name.empty() ? name : long_name) +
+                      "' with header at offset " + std::to_string(off) + " needs " + std::to_string(size) +
+                      " bytes from offset " + std::to_string(data) + " but the file ends at offset " +
+                      std::to_string(file_size));
+    }
+    if (type == 'L' || type == 'x') {
+      if (size > (1u << 20)) {
+        throw DataError(shard + ": corrupt tar: extended header of " + std::to_string(size) + " bytes at offset " +
+                        std::to_string(off));
+      }
+      extra.resize(size);
+      detail::pread_exact(fd, extra.data(), size, data, shard);
+      const std::string_view text(reinterpret_cast<const char*>(extra.data()), extra.size());
+      if (type == 'L') {
+        long_name = field_string(extra.data(), extra.size());
+      } else {
+        std::string v;
+        if (pax_value(text, "path", v)) long_name = v;
+        if (pax_value(text, "size", v)) {
+          uint64_t s = 0;
+          const auto r = std::from_chars(v.data(), v.data() + v.size(), s);
+          if (r.ec != std::errc())
+            throw DataError(shard + ": corrupt tar: bad pax size at offset " + std::to_string(off));
+          pax_size = s;
+        }
+      }
+    } else {
+      if (type == '0' || type == '\0' || type == '7') {
+        out.push_back({long_name.empty() ? std::move(name) : std::move(long_name), data, size, off});
+      }
+      long_name.clear();
+      pax_size = UINT64_MAX;
+    }
+    off = data + (size + kBlock - 1) / kBlock * kBlock;
+  }
+  return out;
+}
+
+struct ShardIndex {
+  std::vector<TarShards::Sample> samples;
+  std::vector<std::string> names;
+};
+
+/// Splits "dir/000123.seg.jpg" into key "dir/000123" and extension "seg.jpg" (WebDataset's rule).
+bool split_key(const std::string& name, std::string_view& key, std::string_view& ext) {
+  const size_t slash = name.rfind('/');
+  const size_t dot = name.find('.', slash == std::string::npos ? 0 : slash + 1);
+  if (dot == std::string::npos || dot == 0) return false;
+  key = std::string_view(name).substr(0, dot);
+  ext = std::string_view(name).substr(dot + 1);
+  return true;
+}
+
+std::string lower(std::string_view s) {
+  std::string r(s);
+  for (char& c : r) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return r;
+}
+
+ShardIndex index_shard(int fd, const std::string& shard, uint32_t shard_no, const TarShardsOptions& opt) {
+  const std::vector<Member> members = list_members(fd, shard);
+  ShardIndex out;
+  size_t k = 0;
+  char text[64];
+  while (k < members.size()) {
+    std::string_view key;
+    std::string_view ext;
+    if (!split_key(members[k].name, key, ext)) {  // not part of any sample (no extension)
+      ++k;
+      continue;
+    }
+    const std::string key_str(key);
+    TarShards::Sample s;
+    s.shard = shard_no;
+    int best = -1;
+    size_t best_member = 0;
+    size_t j = k;
+    for (; j < members.size(); ++j) {
+      std::string_view kj;
+      std::string_view ej;
+      if (!split_key(members[j].name, kj, ej) || kj != key_str) break;
+      const std::string e = lower(ej);
+      if (e == opt.label_extension) {
+        const Member& m = members[j];
+        if (m.size == 0 || m.size >= sizeof text) {
+          throw DataError(shard + ":" + m.name + ": label member of " + std::to_string(m.size) +
+                          " bytes (expected a decimal class index)");
+        }
+        detail::pread_exact(fd, text, m.size, m.data_offset, shard);
+        std::string_view t(text, m.size);
+        while (!t.empty() && (t.back() == '\n' || t.back() == '\r' || t.back() == ' ')) t.remove_suffix(1);
+        int64_t label = 0;
+        const auto r = std::from_chars(t.data(), t.data() + t.size(), label);
+        if (r.ec != std::errc() || r.ptr != t.data() + t.size() || label < 0) {
+          throw DataError(shard + ":" + m.name + ": label '" + std::string(t) + "' is not an integer >= 0");
+        }
+        s.label = label;
+      } else {
+        for (size_t p = 0; p < opt.image_extensions.size(); ++p) {
+          if (e == opt.image_extensions[p] && (best < 0 || static_cast<int>(p) < best)) {
+            best = static_cast<int>(p);
+            best_member = j;
+          }
+        }
+      }
+    }
+    if (best < 0) {
+      std::string exts;
+      for (const auto& e : opt.image_extensions) exts += (exts.empty() ? "." : ", .") + e;
+      throw DataError(shard + ": sample '" + key_str + "' (header at offset " +
+                      std::to_string(members[k].header_offset) + ") has no image member (" + exts + ")");
+    }
+    s.offset = members[best_member].data_offset;
+    s.length = members[best_member].size;
+    out.samples.push_back(s);
+    out.names.push_back(members[best_member].name);
+    k = j;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::string> expand_braces(std::string_view pattern) {
+  const size_t open = pattern.find('{');
+  if (open == std::string_view::npos) {
+    if (pattern.find('}') != std::string_view::npos) {
+      throw InvalidOption("brace pattern '" + std::string(pattern) + "': '}' without '{'");
+    }
+    return {std::string(pattern)};
+  }
+  const size_t close = pattern.find('}', open);
+  if (close == std::string_view::npos) {
+    throw InvalidOption("brace pattern '" + std::string(pattern) + "': '{' without '}'");
+  }
+  const std::string_view body = pattern.substr(open + 1, close - open - 1);
+  if (body.find('{') != std::string_view::npos) {
+    throw InvalidOption("brace pattern '" + std::string(pattern) + "': nested braces are not supported");
+  }
+  const std::string prefix(pattern.substr(0, open));
+  const std::vector<std::string> rest = expand_braces(pattern.substr(close + 1));
+  std::vector<std::string> out;
+  for (const auto& alt : brace_alternatives(body, pattern)) {
+    for (const auto& r : rest) out.push_back(prefix + alt + r);
+  }
+  return out;
+}
+
+TarShards::TarShards(std::string_view pattern, TarShardsOptions options)
+    : TarShards(expand_braces(pattern), std::move(options)) {}
+
+TarShards::TarShards(std::vector<std::string> shard_paths, TarShardsOptions options) : shards_(std::move(shard_paths)) {
+  const auto t0 = std::chrono::steady_clock::now();
+  if (shards_.empty()) throw InvalidOption("TarShards: no shards given");
+  if (shards_.size() > UINT32_MAX) throw InvalidOption("TarShards: too many shards");
+  for (auto& e : options.image_extensions) e = lower(e);
+  options.label_extension = lower(options.label_extension);
+  for (const auto& s : shards_) {
+    UniqueFd fd(::open(s.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) throw DataError("TarShards: cannot open shard '" + s + "': " + std::strerror(errno));
+    ::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
+    fds_.push_back(std::move(fd));
+  }
+  std::vector<ShardIndex> per_shard(shards_.size());
+  auto body = [&](const tbb::blocked_range<size_t>& r) {
+    for (size_t s = r.begin(); s != r.end(); ++s) {
+      per_shard[s] = index_shard(fds_[s].get(), shards_[s], static_cast<uint32_t>(s), options);
+    }
+  };
+  if (options.index_threads > 0) {
+    tbb::task_arena arena(options.index_threads);
+    arena.execute([&] { tbb::parallel_for(tbb::blocked_range<size_t>(0, shards_.size(), 1), body); });
+  } else {
+    tbb::parallel_for(tbb::blocked_range<size_t>(0, shards_.size(), 1), body);
+  }
+  for (auto& idx : per_shard) {
+    shard_begin_.push_back(static_cast<int64_t>(samples_.size()));
+    for (size_t k = 0; k < idx.samples.size(); ++k) {
+      names_ += idx.names[k];
+      idx.samples[k].name_end = names_.size();
+      num_classes_ = std::max(num_classes_, idx.samples[k].label + 1);
+      samples_.push_back(idx.samples[k]);
+    }
+  }
+  shard_begin_.push_back(static_cast<int64_t>(samples_.size()));
+  if (samples_.empty())
+    throw DataError("TarShards: no samples in " + std::to_string(shards_.size()) + " shard(s) starting with '" +
+                    shards_[0] + "'");
+  index_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+std::string_view TarShards::member_name(int64_t i) const {
+  const size_t k = static_cast<size_t>(i);
+  const size_t begin = k == 0 ? 0 : samples_[k - 1].name_end;
+  return std::string_view(names_).substr(begin, samples_[k].name_end - begin);
+}
+
+std::string_view TarShards::key(int64_t i) const {
+  const std::string_view name = member_name(i);
+  const size_t slash = name.rfind('/');
+  return name.substr(0, name.find('.', slash == std::string_view::npos ? 0 : slash + 1));
+}
+
+std::string TarShards::path(int64_t i) const {
+  return shards_[samples_[static_cast<size_t>(i)].shard] + ":" + std::string(member_name(i));
+}
+
+std::span<const uint8_t> TarShards::read(int64_t i, std::vector<uint8_t>& scratch) const {
+  const Sample& s = samples_[static_cast<size_t>(i)];
+  scratch.resize(s.length);
+  const ssize_t r = ::pread(fds_[s.shard].get(), scratch.data(), s.length, static_cast<off_t>(s.offset));
+  if (r != static_cast<ssize_t>(s.length))
+    detail::pread_exact(fds_[s.shard].get(), scratch.data(), s.length, s.offset, path(i));
+  return {scratch.data(), s.length};
+}
+
+std::string TarShards::describe() const {
+  return "TarShards(" + shards_.front() + (shards_.size() > 1 ? " .. " + shards_.back() : "") + ": " +
+         std::to_string(shards_.size()) + " shards, " + std::to_string(size()) + " samples, indexed in " +
+         detail::format_seconds(index_seconds_) + ")";
+}
+
+}  // namespace ferry
