@@ -1,0 +1,130 @@
+// ferry-pack SRC OUT.ferry: converts an ImageFolder or a file list (or tar
+// shards, or another .ferry file) into ferry's packed record format.
+//
+// Exit status: 0 written; 1 bad data (unreadable or corrupt input); 2 usage error.
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "base/error.h"
+#include "loader/datasets/open_source.h"
+#include "tools/pack/pack.h"
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: ferry-pack [options] SRC OUT.ferry\n"
+    "  SRC: an ImageFolder (root/<class>/<image>), a .csv/.tsv file list (path,label),\n"
+    "       .tar shards (brace patterns allowed) or a .ferry file\n"
+    "options:\n"
+    "  --max-side N    re-encode images whose longer side exceeds N pixels (JPEG input)\n"
+    "  --quality Q     JPEG quality for re-encoded images (1..100, default 90)\n"
+    "  --reencode-all  re-encode every image, not only those over --max-side\n"
+    "  --no-progress   no progress output\n"
+    "Keeps the original bytes unless asked to re-encode. Writes OUT atomically.\n"
+    "Exit status: 0 ok, 1 bad input data, 2 usage error.\n";
+
+int usage_error(const std::string& msg) {
+  std::fprintf(stderr, "ferry-pack: %s\n%s", msg.c_str(), kUsage);
+  return 2;
+}
+
+bool parse_int(const char* s, int& out) {
+  char* end = nullptr;
+  const long v = std::strtol(s, &end, 10);
+  if (end == s || *end != '\0' || v < 0 || v > 1'000'000) return false;
+  out = static_cast<int>(v);
+  return true;
+}
+
+/// A bar redrawn in place on a terminal; plain lines every 10% otherwise.
+class ProgressReport {
+ public:
+  explicit ProgressReport(bool enabled) : enabled_(enabled), tty_(::isatty(STDERR_FILENO) == 1) {}
+  void operator()(uint64_t done, uint64_t total, uint64_t bytes) {
+    if (!enabled_ || total == 0) return;
+    const int pct = static_cast<int>(done * 100 / total);
+    if (tty_) {
+      if (pct == last_ && done != total && (done & 63) != 0) return;
+      constexpr int kWidth = 40;
+      char bar[kWidth + 1];
+      const int fill = pct * kWidth / 100;
+      for (int k = 0; k < kWidth; ++k) bar[k] = k < fill ? '#' : '.';
+      bar[kWidth] = '\0';
+      std::fprintf(stderr, "\r[%s] %3d%% %llu/%llu records, %.1f MiB", bar, pct, static_cast<unsigned long long>(done),
+                   static_cast<unsigned long long>(total), static_cast<double>(bytes) / (1 << 20));
+      if (done == total) std::fputc('\n', stderr);
+    } else if (pct / 10 != last_ / 10 || done == total) {
+      std::fprintf(stderr, "ferry-pack: %llu/%llu records (%d%%)\n", static_cast<unsigned long long>(done),
+                   static_cast<unsigned long long>(total), pct);
+    }
+    last_ = pct;
+  }
+
+ private:
+  bool enabled_;
+  bool tty_;
+  int last_ = -1;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  ferry::pack::PackOptions options;
+  bool progress = true;
+  std::string args[2];
+  int positional = 0;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "-h" || a == "--help") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    } else if (a == "--max-side" || a == "--quality") {
+      if (i + 1 >= argc) return usage_error(a + " needs a value");
+      int v = 0;
+      if (!parse_int(argv[++i], v)) return usage_error(a + ": '" + argv[i] + "' is not a number");
+      (a == "--max-side" ? options.max_side : options.quality) = v;
+    } else if (a == "--reencode-all") {
+      options.reencode_all = true;
+    } else if (a == "--no-progress") {
+      progress = false;
+    } else if (a.size() > 1 && a[0] == '-') {
+      return usage_error("unknown option " + a);
+    } else if (positional < 2) {
+      args[positional++] = a;
+    } else {
+      return usage_error("too many arguments");
+    }
+  }
+  if (positional != 2) return usage_error("expected SRC and OUT.ferry");
+  try {
+    ferry::pack::validate(options);
+  } catch (const ferry::InvalidOption& e) {
+    return usage_error(e.what());
+  }
+  try {
+    const auto source = ferry::open_source(args[0]);
+    std::fprintf(stderr, "ferry-pack: %s\n", source->describe().c_str());
+    ProgressReport report(progress);
+    const auto stats =
+        ferry::pack::pack(*source, args[1], options, [&](uint64_t d, uint64_t t, uint64_t b) { report(d, t, b); });
+    std::fprintf(stderr, "ferry-pack: wrote %s: %llu records, %.1f MiB in, %.1f MiB out, %llu re-encoded, %.2f s\n",
+                 args[1].c_str(), static_cast<unsigned long long>(stats.records),
+                 static_cast<double>(stats.input_bytes) / (1 << 20),
+                 static_cast<double>(stats.output_bytes) / (1 << 20), static_cast<unsigned long long>(stats.reencoded),
+                 stats.seconds);
+    return 0;
+  } catch (const ferry::InvalidOption& e) {
+    std::fprintf(stderr, "ferry-pack: %s\n", e.what());
+    return 2;
+  } catch (const ferry::Error& e) {
+    std::fprintf(stderr, "ferry-pack: error: %s\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "ferry-pack: error: %s\n", e.what());
+    return 1;
+  }
+}
