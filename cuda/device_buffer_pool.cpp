@@ -27,6 +27,7 @@ DeviceBufferPool::DeviceBufferPool(int device, size_t count, size_t buffer_bytes
   slots_.resize(count);
   try {
     release_stream_ = Stream::non_blocking();
+    name_stream(release_stream_.get(), "ferry-release");
     for (size_t i = 0; i < count; ++i) {
       Slot& s = slots_[i];
       check(cudaMalloc(&s.data, buffer_bytes),

@@ -101,6 +101,7 @@ H2DCopier::H2DCopier(const H2DCopierOptions& options) : options_(options) {
   ScopedDevice on(options.device);
   pool_ = std::make_shared<DeviceBufferPool>(options.device, options.buffers, options.buffer_bytes);
   stream_ = std::make_shared<const Stream>(Stream::non_blocking());
+  name_stream(stream_->get(), "ferry-h2d");
   done_events_.reserve(options.max_in_flight);
   for (size_t i = 0; i < options.max_in_flight; ++i) {
     // Blocking sync: the done thread sleeps in cudaEventSynchronize instead of spinning.

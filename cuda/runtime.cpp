@@ -4,6 +4,10 @@
 
 #include "base/error.h"
 
+#if FERRY_HAVE_NVTX
+#include <nvtx3/nvToolsExtCudaRt.h>
+#endif
+
 namespace ferry::cuda {
 
 std::string error_message(cudaError_t err, const char* call) {
@@ -27,6 +31,15 @@ void warn_unless_ok(cudaError_t err, const char* call) noexcept {
   // At process exit the runtime may already be gone; nothing is left to free.
   if (err == cudaErrorCudartUnloading || err == cudaErrorContextIsDestroyed) return;
   std::fprintf(stderr, "ferry: warning: %s\n", error_message(err, call).c_str());
+}
+
+void name_stream(cudaStream_t stream, const char* name) noexcept {
+#if FERRY_HAVE_NVTX
+  nvtxNameCudaStreamA(stream, name);
+#else
+  (void)stream;
+  (void)name;
+#endif
 }
 
 DeviceStatus device_status() noexcept {

@@ -43,6 +43,9 @@ std::string error_message(cudaError_t err, const char* call);
 /// that only mean "the process is exiting" (cudart unloading) stay silent.
 void warn_unless_ok(cudaError_t err, const char* call) noexcept;
 
+/// Names `stream` in Nsight Systems' timeline (NVTX); a no-op without NVTX.
+void name_stream(cudaStream_t stream, const char* name) noexcept;
+
 }  // namespace ferry::cuda
 
 /// Checks one CUDA runtime call; the message names the call as written.
