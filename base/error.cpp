@@ -7,8 +7,7 @@
 namespace ferry {
 
 SystemError::SystemError(const std::string& what_failed, int err)
-    : Error(what_failed + " failed: " + strerrordesc_np(err) + " (errno " + std::to_string(err) + ")"),
-      code_(err) {}
+    : Error(what_failed + " failed: " + strerrordesc_np(err) + " (errno " + std::to_string(err) + ")"), code_(err) {}
 
 std::string signal_name(int signal) {
   const char* abbrev = sigabbrev_np(signal);

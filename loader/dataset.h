@@ -19,10 +19,10 @@
 namespace ferry {
 
 struct FieldSpec {
-  std::string name;                  ///< e.g. "image", "label"
-  DType dtype = DType::kUInt8;       ///< element type
-  std::vector<int64_t> shape;        ///< per-sample shape; {} for a scalar
-  bool ragged = false;               ///< per-sample variable length (1-D)
+  std::string name;             ///< e.g. "image", "label"
+  DType dtype = DType::kUInt8;  ///< element type
+  std::vector<int64_t> shape;   ///< per-sample shape; {} for a scalar
+  bool ragged = false;          ///< per-sample variable length (1-D)
   /// For ragged fields: the expected elements per sample, used to size the
   /// batch slot. Larger samples still work (the batch spills to a one-off
   /// segment), they are just slower.
@@ -36,13 +36,16 @@ int64_t sample_bytes(const FieldSpec& f);
 
 /// What a sample knows about itself while it is produced.
 struct SampleContext {
-  int64_t index = 0;    ///< the sample's index in the dataset
-  uint64_t epoch = 0;   ///< current epoch
-  uint64_t seed = 0;    ///< the loader's base seed
-  int worker_id = -1;   ///< -1 when produced in the calling thread
+  int64_t index = 0;   ///< the sample's index in the dataset
+  uint64_t epoch = 0;  ///< current epoch
+  uint64_t seed = 0;   ///< the loader's base seed
+  int worker_id = -1;  ///< -1 when produced in the calling thread
   /// The sample's own generator, derived from (seed, epoch, index): the same
   /// sample gets the same numbers whatever worker, thread or batch runs it.
   Rng rng{0};
+  /// Add the decoder's warnings here (e.g. "premature end of data"); the
+  /// loader counts them in its statistics instead of passing them silently.
+  int64_t warnings = 0;
 };
 
 /// Where one sample writes its fields. Implemented by the loader.

@@ -44,9 +44,7 @@ uint64_t now_ns() {
   return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
 }
 
-void add_stage_time(Stage s, uint64_t ns) {
-  g_totals[static_cast<size_t>(s)].fetch_add(ns, std::memory_order_relaxed);
-}
+void add_stage_time(Stage s, uint64_t ns) { g_totals[static_cast<size_t>(s)].fetch_add(ns, std::memory_order_relaxed); }
 
 StageTotals take_totals() {
   StageTotals t;

@@ -1,0 +1,73 @@
+#include "loader/data_loader.h"
+
+#include <sstream>
+
+#include "base/error.h"
+#include "loader/detail/epoch_runner.h"
+#include "workers/shared_segment.h"
+
+namespace ferry {
+
+DataLoader::DataLoader(std::shared_ptr<Dataset> dataset, LoaderOptions options)
+    : dataset_(std::move(dataset)), options_(std::move(options)) {
+  if (!dataset_) throw InvalidOption("ferry: DataLoader needs a dataset, got null");
+  options_.validate();
+  schema_ = dataset_->schema();
+  if (schema_.empty()) throw InvalidOption("ferry: dataset " + dataset_->describe() + " has an empty schema");
+  runner_ = std::make_unique<detail::EpochRunner>(dataset_, options_, schema_);
+}
+
+DataLoader::~DataLoader() = default;
+
+int64_t DataLoader::size() const { return runner_->batches_per_epoch(); }
+size_t DataLoader::slot_bytes() const { return runner_->slot_bytes(); }
+size_t DataLoader::shared_memory_bytes() const { return runner_->shared_memory_bytes(); }
+LoaderStats DataLoader::stats() const { return runner_->stats(); }
+std::vector<int> DataLoader::worker_pids() const { return runner_->worker_pids(); }
+
+void DataLoader::start_epoch() { runner_->start_epoch(next_epoch_++); }
+
+bool DataLoader::next(Batch& out) { return runner_->next(out); }
+
+DataLoader::Iterator DataLoader::begin() {
+  start_epoch();
+  return Iterator(this);
+}
+
+DataLoader::Iterator::Iterator(DataLoader* loader) : loader_(loader) {
+  if (!loader_->next(current_)) loader_ = nullptr;
+}
+
+DataLoader::Iterator& DataLoader::Iterator::operator++() {
+  if (loader_ && !loader_->next(current_)) loader_ = nullptr;
+  return *this;
+}
+
+std::string DataLoader::describe() const {
+  std::ostringstream o;
+  o << "dataset: " << dataset_->describe() << " (" << dataset_->size() << " samples)\n";
+  o << "fields:";
+  for (const auto& f : schema_) {
+    o << " " << f.name << ":" << dtype_name(f.dtype);
+    if (f.ragged) {
+      o << "[ragged]";
+    } else {
+      o << "[";
+      for (size_t i = 0; i < f.shape.size(); ++i) o << (i ? "," : "") << f.shape[i];
+      o << "]";
+    }
+  }
+  o << "\n";
+  o << "batches: " << size() << " x " << options_.batch_size << (options_.drop_last ? " (drop_last)" : "")
+    << ", shuffle=" << (options_.shuffle ? "true" : "false") << ", seed=" << options_.seed << "\n";
+  o << "workers: " << options_.num_workers << " x " << options_.threads_per_worker << " threads, prefetch "
+    << options_.prefetch_factor << ", start " << to_string(options_.start_method)
+    << (options_.persistent_workers ? ", persistent" : "") << (options_.in_order ? "" : ", out of order") << "\n";
+  o << "memory: slot " << workers::format_bytes(double(slot_bytes())) << ", shared total "
+    << workers::format_bytes(double(shared_memory_bytes())) << "\n";
+  o << "on_bad_sample=" << to_string(options_.on_bad_sample)
+    << ", on_worker_failure=" << to_string(options_.on_worker_failure);
+  return o.str();
+}
+
+}  // namespace ferry

@@ -1,0 +1,270 @@
+#include "loader/detail/batch_filler.h"
+
+#include <tbb/parallel_for.h>
+#include <tbb/task_arena.h>
+
+#include <cstring>
+
+#include "base/error.h"
+#include "trace/trace.h"
+
+namespace ferry::detail {
+
+uint64_t worker_seed(uint64_t seed, int worker_id) {
+  return mix_seed(mix_seed(seed, 0x776f726b6572ull), static_cast<uint64_t>(worker_id));
+}
+
+namespace {
+
+// Bad-sample messages carried per batch; the rest are only counted.
+constexpr size_t kMaxBadMessagesPerBatch = 4;
+// How far kSkip looks for a good replacement before failing the batch.
+constexpr int64_t kMaxSkipAttempts = 64;
+
+class SlotSampleWriter final : public SampleWriter {
+ public:
+  SlotSampleWriter(const SlotLayout& layout, std::byte* base, size_t position,
+                   std::vector<std::vector<std::vector<std::byte>>>& overflow,
+                   std::vector<std::vector<int64_t>>& lengths)
+      : layout_(layout), base_(base), position_(position), overflow_(overflow), lengths_(lengths) {}
+
+  void* fixed(size_t field) override {
+    const FieldSpec& f = spec(field, false);
+    return base_ + layout_.fields()[field].offset + position_ * size_t(sample_bytes(f));
+  }
+
+  void* ragged(size_t field, int64_t count) override {
+    const FieldSpec& f = spec(field, true);
+    if (count < 0) throw std::invalid_argument("ferry: ragged(" + f.name + ") with a negative count");
+    const FieldPlacement& p = layout_.fields()[field];
+    lengths_[field][position_] = count;
+    const size_t elem = dtype_size(f.dtype);
+    auto& spill = overflow_[field][position_];
+    if (count <= p.ragged_capacity) {
+      spill.clear();
+      return base_ + p.offset + position_ * size_t(p.ragged_capacity) * elem;
+    }
+    spill.resize(size_t(count) * elem);
+    return spill.data();
+  }
+
+  void zero_all() {
+    for (size_t i = 0; i < layout_.schema().size(); ++i) {
+      const FieldSpec& f = layout_.schema()[i];
+      if (f.ragged) {
+        lengths_[i][position_] = 0;
+        overflow_[i][position_].clear();
+      } else {
+        std::memset(fixed(i), 0, size_t(sample_bytes(f)));
+      }
+    }
+  }
+
+ private:
+  const FieldSpec& spec(size_t field, bool ragged) const {
+    if (field >= layout_.schema().size())
+      throw std::out_of_range("ferry: field " + std::to_string(field) + " is not in the schema");
+    const FieldSpec& f = layout_.schema()[field];
+    if (f.ragged != ragged)
+      throw std::logic_error("ferry: field '" + f.name + "' is " +
+                             (f.ragged ? "ragged: use ragged()" : "fixed: use fixed()"));
+    return f;
+  }
+
+  const SlotLayout& layout_;
+  std::byte* base_;
+  size_t position_;
+  std::vector<std::vector<std::vector<std::byte>>>& overflow_;
+  std::vector<std::vector<int64_t>>& lengths_;
+};
+
+}  // namespace
+
+struct BatchFiller::SampleOutcome {
+  bool failed = false;
+  std::string message;
+  int64_t failed_index = -1;
+  int64_t skipped = 0;
+  int64_t substituted = 0;
+  int64_t warnings = 0;
+  std::vector<std::string> bad;
+};
+
+BatchFiller::BatchFiller(std::shared_ptr<Dataset> dataset, SlotLayout layout, const LoaderOptions& options)
+    : dataset_(std::move(dataset)),
+      layout_(std::move(layout)),
+      seed_(options.seed),
+      on_bad_sample_(options.on_bad_sample),
+      threads_(options.threads_per_worker),
+      worker_init_(options.worker_init) {}
+
+BatchFiller::~BatchFiller() = default;
+
+void BatchFiller::start(int worker_id) {
+  worker_id_ = worker_id;
+  dataset_->open_in_worker(worker_id);
+  if (worker_init_) worker_init_(worker_id, worker_seed(seed_, worker_id));
+  // Created here, after fork: TBB's threads must belong to this process.
+  if (threads_ > 1 && !arena_) arena_ = std::make_unique<tbb::task_arena>(threads_);
+}
+
+void BatchFiller::fill_sample(uint64_t epoch, int64_t index, size_t position, std::byte* base, SampleOutcome& outcome,
+                              std::vector<std::vector<std::vector<std::byte>>>& overflow,
+                              std::vector<std::vector<int64_t>>& lengths) {
+  SlotSampleWriter writer(layout_, base, position, overflow, lengths);
+  const int64_t n = dataset_->size();
+  int64_t candidate = index;
+  for (int64_t attempt = 0;; ++attempt) {
+    SampleContext ctx;
+    ctx.index = candidate;
+    ctx.epoch = epoch;
+    ctx.seed = seed_;
+    ctx.worker_id = worker_id_;
+    ctx.rng = Rng::for_sample(seed_, epoch, static_cast<uint64_t>(candidate));
+    try {
+      dataset_->get(ctx, writer);
+      outcome.warnings += ctx.warnings;
+      return;
+    } catch (const BadSample& e) {
+      outcome.warnings += ctx.warnings;
+      const std::string what = "sample " + std::to_string(candidate) + ": " + e.what();
+      if (outcome.bad.size() < kMaxBadMessagesPerBatch) outcome.bad.push_back(what);
+      if (on_bad_sample_ == OnBadSample::kSubstitute) {
+        writer.zero_all();
+        ++outcome.substituted;
+        return;
+      }
+      if (on_bad_sample_ == OnBadSample::kError || attempt + 1 >= std::min(kMaxSkipAttempts, n)) {
+        outcome.failed = true;
+        outcome.failed_index = candidate;
+        outcome.message =
+            on_bad_sample_ == OnBadSample::kError
+                ? what + " (on_bad_sample=error; use skip or substitute to continue past bad files)"
+                : what + " (on_bad_sample=skip found no good sample within " + std::to_string(attempt + 1) + " tries)";
+        return;
+      }
+      ++outcome.skipped;
+      candidate = (candidate + 1) % n;  // deterministic: the next sample in dataset order
+    } catch (const std::exception& e) {
+      outcome.failed = true;
+      outcome.failed_index = candidate;
+      outcome.message = "sample " + std::to_string(candidate) + ": " + e.what();
+      return;
+    }
+  }
+}
+
+BatchPayload BatchFiller::fill(uint64_t epoch, std::span<const int64_t> indices, workers::SlotSink& sink) {
+  const Schema& schema = layout_.schema();
+  const size_t count = indices.size();
+  if (int64_t(count) > layout_.batch_size()) throw std::logic_error("ferry: task larger than the batch size");
+  std::span<std::byte> memory = sink.allocate(layout_.bytes());
+  std::byte* base = memory.data();
+
+  // Ragged bookkeeping; empty vectors for fixed fields cost nothing.
+  std::vector<std::vector<std::vector<std::byte>>> overflow(schema.size());
+  std::vector<std::vector<int64_t>> lengths(schema.size());
+  for (size_t i = 0; i < schema.size(); ++i) {
+    if (!schema[i].ragged) continue;
+    overflow[i].resize(count);
+    lengths[i].assign(count, 0);
+  }
+
+  std::vector<SampleOutcome> outcomes(count);
+  auto run = [&](size_t pos) { fill_sample(epoch, indices[pos], pos, base, outcomes[pos], overflow, lengths); };
+  if (arena_ && count > 1) {
+    arena_->execute([&] { tbb::parallel_for(size_t(0), count, [&](size_t pos) { run(pos); }); });
+  } else {
+    for (size_t pos = 0; pos < count; ++pos) run(pos);
+  }
+
+  BatchPayload payload;
+  payload.samples = int64_t(count);
+  for (const SampleOutcome& o : outcomes) {
+    // The first failure by position, so the error does not depend on timing.
+    if (o.failed) throw workers::ItemFailed(o.failed_index, o.message);
+    payload.skipped += o.skipped;
+    payload.substituted += o.substituted;
+    payload.warnings += o.warnings;
+    for (const auto& m : o.bad)
+      if (payload.bad_samples.size() < kMaxBadMessagesPerBatch) payload.bad_samples.push_back(m);
+  }
+
+  // Ragged fields: CSR offsets, then values packed in sample order.
+  payload.fields.resize(schema.size());
+  std::vector<std::vector<int64_t>> offsets(schema.size());
+  for (size_t i = 0; i < schema.size(); ++i) {
+    const FieldPlacement& p = layout_.fields()[i];
+    payload.fields[i].offset = p.offset;
+    if (!schema[i].ragged) continue;
+    auto& off = offsets[i];
+    off.assign(count + 1, 0);
+    for (size_t s = 0; s < count; ++s) off[s + 1] = off[s] + lengths[i][s];
+    payload.fields[i].ragged_total = off[count];
+    payload.fields[i].offsets_offset = p.offsets_offset;
+  }
+
+  bool spills = false;
+  size_t extra = 0;
+  for (size_t i = 0; i < schema.size(); ++i) {
+    if (!schema[i].ragged) continue;
+    const size_t values_bytes = size_t(offsets[i][count]) * dtype_size(schema[i].dtype);
+    if (values_bytes > layout_.fields()[i].capacity) {
+      spills = true;
+      extra += align_up(values_bytes, kFieldAlignment) + align_up((count + 1) * sizeof(int64_t), kFieldAlignment);
+    }
+  }
+
+  std::byte* out = base;
+  if (spills) {
+    // Larger than a slot: move the whole batch to a one-off segment. Fixed
+    // fields keep their offsets; ragged fields that outgrew their region go
+    // past the end of the regular layout.
+    std::vector<std::byte> staged(base, base + layout_.bytes());
+    std::span<std::byte> bigger = sink.allocate(layout_.bytes() + extra);
+    std::memcpy(bigger.data(), staged.data(), staged.size());
+    out = bigger.data();
+    base = staged.data();  // ragged sources below still read the old bytes
+    size_t tail = layout_.bytes();
+    for (size_t i = 0; i < schema.size(); ++i) {
+      if (!schema[i].ragged) continue;
+      const size_t values_bytes = size_t(offsets[i][count]) * dtype_size(schema[i].dtype);
+      if (values_bytes > layout_.fields()[i].capacity) {
+        payload.fields[i].offset = tail;
+        tail = align_up(tail + values_bytes, kFieldAlignment);
+        payload.fields[i].offsets_offset = tail;
+        tail = align_up(tail + (count + 1) * sizeof(int64_t), kFieldAlignment);
+      }
+    }
+  }
+
+  for (size_t i = 0; i < schema.size(); ++i) {
+    if (!schema[i].ragged) continue;
+    const FieldPlacement& p = layout_.fields()[i];
+    const size_t elem = dtype_size(schema[i].dtype);
+    const auto& off = offsets[i];
+    std::byte* dst = out + payload.fields[i].offset;
+    // In order, each destination starts at or before its source (every
+    // in-slot sample is within capacity), so a forward memmove is safe
+    // unless an earlier sample spilled; then pack through a copy.
+    bool any_spill = false;
+    for (size_t s = 0; s < count; ++s) any_spill |= !overflow[i][s].empty();
+    std::vector<std::byte> packed;
+    if (any_spill || spills) packed.resize(size_t(off[count]) * elem);
+    for (size_t s = 0; s < count; ++s) {
+      const size_t n = size_t(lengths[i][s]) * elem;
+      const std::byte* src =
+          overflow[i][s].empty() ? base + p.offset + s * size_t(p.ragged_capacity) * elem : overflow[i][s].data();
+      if (n == 0) continue;
+      if (packed.empty())
+        std::memmove(dst + size_t(off[s]) * elem, src, n);
+      else
+        std::memcpy(packed.data() + size_t(off[s]) * elem, src, n);
+    }
+    if (!packed.empty()) std::memcpy(dst, packed.data(), packed.size());
+    std::memcpy(out + payload.fields[i].offsets_offset, off.data(), off.size() * sizeof(int64_t));
+  }
+  return payload;
+}
+
+}  // namespace ferry::detail

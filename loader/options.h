@@ -1,0 +1,66 @@
+#pragma once
+/// LoaderOptions: every knob of a DataLoader, with PyTorch's names where the
+/// meaning is the same. validate() rejects bad values naming the option and
+/// its allowed range; the DataLoader calls it at construction.
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "loader/sampler.h"
+
+namespace ferry {
+
+/// How worker processes are started.
+enum class StartMethod : uint8_t {
+  kAuto,  ///< fork while the process is single-threaded, else spawn
+  kFork,  ///< fork: fast; only safe while no other thread runs
+  kSpawn  ///< exec the ferry-worker executable and rebuild the pipeline there
+};
+
+/// What happens to a sample whose data is unusable (ferry::BadSample).
+enum class OnBadSample : uint8_t {
+  kError,      ///< the batch fails with the file path and the decoder's message
+  kSkip,       ///< replaced by the next good sample in dataset order; counted
+  kSubstitute  ///< all of its fields are zeroed; counted
+};
+
+/// What happens when a worker process dies.
+enum class OnWorkerFailure : uint8_t {
+  kError,   ///< the consumer gets WorkerCrashed
+  kRespawn  ///< a new worker takes over and re-runs its batches
+};
+
+struct LoaderOptions {
+  int64_t batch_size = 1;                ///< samples per batch, >= 1
+  bool shuffle = false;                  ///< RandomSampler(seed) when no sampler is given
+  uint64_t seed = 0;                     ///< base of every random choice (order, augmentation)
+  bool drop_last = false;                ///< drop a last incomplete batch
+  int num_workers = 0;                   ///< worker processes; 0 produces in the calling thread
+  int prefetch_factor = 2;               ///< batches in flight per worker, >= 1
+  bool persistent_workers = false;       ///< keep workers between epochs
+  bool in_order = true;                  ///< yield in sampler order; false: as they complete
+  std::chrono::milliseconds timeout{0};  ///< no-progress limit per worker; 0 = none
+  int threads_per_worker = 1;            ///< threads filling one batch (oneTBB), 1..256
+  OnBadSample on_bad_sample = OnBadSample::kError;
+  OnWorkerFailure on_worker_failure = OnWorkerFailure::kError;
+  StartMethod start_method = StartMethod::kAuto;
+  int slots_per_worker = 0;  ///< batch slots per worker; 0 = prefetch_factor + 1
+  /// Runs in each worker process before its first sample, with the worker id
+  /// and a seed derived from (seed, worker id).
+  std::function<void(int worker_id, uint64_t worker_seed)> worker_init;
+  /// Overrides shuffle. Must be safe to call from the consumer thread.
+  std::shared_ptr<Sampler> sampler;
+  /// Called when a wait for a batch is interrupted by a signal; may throw.
+  std::function<void()> on_interrupt;
+
+  /// Throws InvalidOption naming the option and the allowed range.
+  void validate() const;
+};
+
+std::string to_string(StartMethod m);
+std::string to_string(OnBadSample p);
+std::string to_string(OnWorkerFailure p);
+
+}  // namespace ferry

@@ -1,0 +1,58 @@
+#include "tests/support/scripted_dataset.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <stdexcept>
+#include <thread>
+
+#include "base/error.h"
+
+namespace ferry::testing {
+
+Schema ScriptedDataset::schema() const {
+  Schema s;
+  s.push_back({"index", DType::kInt64, {}, false, 0});
+  s.push_back({"random", DType::kInt64, {}, false, 0});
+  s.push_back({"init", DType::kInt64, {}, false, 0});
+  s.push_back({"payload", DType::kUInt8, {payload_bytes_}, false, 0});
+  if (ragged_capacity_ > 0) s.push_back({"tokens", DType::kInt32, {}, true, ragged_capacity_});
+  return s;
+}
+
+void ScriptedDataset::get(SampleContext& ctx, SampleWriter& out) {
+  if (auto it = script_.find(ctx.index); it != script_.end()) {
+    switch (it->second) {
+      case Misbehave::kThrow:
+        throw std::runtime_error("scripted failure at index " + std::to_string(ctx.index));
+      case Misbehave::kBadSample:
+        throw BadSample("/data/broken-" + std::to_string(ctx.index) + ".jpg: Not a JPEG file");
+      case Misbehave::kSegfault:
+        signal(SIGSEGV, SIG_DFL);  // past any sanitizer's handler
+        raise(SIGSEGV);
+        break;
+      case Misbehave::kKillSelf:
+        kill(getpid(), SIGKILL);
+        break;
+      case Misbehave::kHang:
+        for (;;) pause();
+      case Misbehave::kSleep50ms:
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        break;
+    }
+  }
+  *out.fixed_as<int64_t>(0) = ctx.index;
+  const uint64_t r = ctx.rng.next_u64();
+  *out.fixed_as<int64_t>(1) = static_cast<int64_t>(r);
+  *out.fixed_as<int64_t>(2) = init_mark;
+  auto* p = out.fixed_as<uint8_t>(3);
+  for (int64_t i = 0; i < payload_bytes_; ++i) p[i] = static_cast<uint8_t>((r >> (i % 8 * 8)) + uint64_t(i));
+  if (ragged_capacity_ > 0) {
+    const int64_t n = tokens_for(ctx.index);
+    auto* t = static_cast<int32_t*>(out.ragged(4, n));
+    for (int64_t i = 0; i < n; ++i) t[i] = static_cast<int32_t>(ctx.index * 100 + i);
+  }
+}
+
+}  // namespace ferry::testing

@@ -1,0 +1,101 @@
+#include "workers/shared_segment.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/statvfs.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <utility>
+
+#include "base/error.h"
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+
+namespace ferry::workers {
+
+std::string format_bytes(double bytes) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  int u = 0;
+  while (bytes >= 1024 && u < 4) {
+    bytes /= 1024;
+    ++u;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", bytes, units[u]);
+  return buf;
+}
+
+size_t round_up_to_page(size_t bytes) {
+  const size_t page = 4096;
+  return (bytes + page - 1) / page * page;
+}
+
+namespace {
+
+std::string shm_advice(size_t bytes) {
+  std::string free_text = "unknown";
+  struct statvfs st;
+  if (statvfs("/dev/shm", &st) == 0) free_text = format_bytes(double(st.f_bavail) * double(st.f_frsize));
+  return " (needed " + format_bytes(double(bytes)) + ", /dev/shm has " + free_text +
+         " free). Use fewer workers, a smaller prefetch_factor or batch_size, or give the machine more shared "
+         "memory (e.g. docker run --shm-size=8g).";
+}
+
+}  // namespace
+
+SharedSegment SharedSegment::create(const std::string& name, size_t bytes, const std::string& purpose) {
+  SharedSegment s;
+  s.fd_.reset(static_cast<int>(check_syscall(memfd_create(name.c_str(), MFD_CLOEXEC), "memfd_create")));
+  s.size_ = bytes;
+  if (bytes == 0) return s;
+  int err = posix_fallocate(s.fd_.get(), 0, static_cast<off_t>(bytes));
+  if (err != 0) {
+    throw SystemError("reserving shared memory for " + purpose + shm_advice(bytes) + " fallocate", err);
+  }
+  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, s.fd_.get(), 0);
+  if (p == MAP_FAILED) throw SystemError("mapping shared memory for " + purpose + shm_advice(bytes) + " mmap", errno);
+  s.data_ = static_cast<std::byte*>(p);
+  return s;
+}
+
+SharedSegment SharedSegment::map(UniqueFd fd, size_t bytes) {
+  SharedSegment s;
+  s.fd_ = std::move(fd);
+  s.size_ = bytes;
+  if (bytes == 0) return s;
+  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, s.fd_.get(), 0);
+  if (p == MAP_FAILED) throw SystemError("mmap(received batch segment of " + format_bytes(double(bytes)) + ")", errno);
+  s.data_ = static_cast<std::byte*>(p);
+  return s;
+}
+
+SharedSegment::SharedSegment(SharedSegment&& o) noexcept
+    : fd_(std::move(o.fd_)), data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)) {}
+
+SharedSegment& SharedSegment::operator=(SharedSegment&& o) noexcept {
+  if (this != &o) {
+    if (data_) munmap(data_, size_);
+    fd_ = std::move(o.fd_);
+    data_ = std::exchange(o.data_, nullptr);
+    size_ = std::exchange(o.size_, 0);
+  }
+  return *this;
+}
+
+SharedSegment::~SharedSegment() {
+  if (data_) munmap(data_, size_);
+}
+
+void SharedSegment::prefault() const {
+  if (!data_ || size_ == 0) return;
+  if (madvise(data_, size_, MADV_POPULATE_WRITE) == 0) return;
+  // Older kernels: touch one byte per page (the pages are ours, so a write of
+  // the value already there is harmless).
+  volatile std::byte* p = data_;
+  for (size_t off = 0; off < size_; off += 4096) p[off] = p[off];
+}
+
+}  // namespace ferry::workers
