@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <string>
 #include <utility>
 
@@ -28,6 +29,15 @@ struct ThreadScratch {
 ThreadScratch& thread_scratch() {
   thread_local ThreadScratch scratch;
   return scratch;
+}
+
+// FERRY_DCT_SCALES=all lets the benchmark compare every scale against the SIMD set.
+JpegDecoder::ScaleSet scale_set() {
+  static const JpegDecoder::ScaleSet set = [] {
+    const char* v = std::getenv("FERRY_DCT_SCALES");
+    return v != nullptr && std::string_view(v) == "all" ? JpegDecoder::ScaleSet::kAll : JpegDecoder::ScaleSet::kSimd;
+  }();
+  return set;
 }
 
 [[noreturn]] void bad(const std::string& field, const std::string& why) {
@@ -173,7 +183,7 @@ void ImagePipeline::run(const uint8_t* jpeg, size_t size, Rng& rng, void* out, D
   {
     trace::ScopedStage stage(trace::Stage::kDecode);
     if (!rotated) {
-      scale_num = JpegDecoder::scale_for(box.width, box.height, out_side, out_side);
+      scale_num = JpegDecoder::scale_for(box.width, box.height, out_side, out_side, scale_set());
       const double f = scale_num / 8.0;
       t.ax.compute(box.x * f, box.width * f, JpegDecoder::scaled_size(width, scale_num), out_side);
       t.ay.compute(box.y * f, box.height * f, JpegDecoder::scaled_size(height, scale_num), out_side);

@@ -184,9 +184,11 @@ JpegDecoder::~JpegDecoder() { jpeg_destroy_decompress(&state_->cinfo); }
 
 int JpegDecoder::warnings() const { return state_->err.warnings; }
 
-int JpegDecoder::scale_for(double crop_w, double crop_h, int out_w, int out_h) {
-  for (int n = 1; n < 8; ++n)
+int JpegDecoder::scale_for(double crop_w, double crop_h, int out_w, int out_h, ScaleSet set) {
+  for (int n = 1; n < 8; ++n) {
+    if (set == ScaleSet::kSimd && n != 1 && n != 2 && n != 4) continue;
     if (crop_w * n / 8 >= out_w && crop_h * n / 8 >= out_h) return n;
+  }
   return 8;
 }
 

@@ -80,8 +80,15 @@ class JpegDecoder {
   /// Size of the whole image at DCT scale n/8 (libjpeg rounds up).
   static int scaled_size(int size, int scale_num) { return (size * scale_num + 7) / 8; }
 
-  /// The smallest n in 1..8 with crop_w*n/8 >= out_w and crop_h*n/8 >= out_h, else 8.
-  static int scale_for(double crop_w, double crop_h, int out_w, int out_h);
+  /// Which DCT scales n/8 scale_for may pick.
+  enum class ScaleSet : uint8_t {
+    kAll,   ///< every n in 1..8
+    kSimd,  ///< 1/8, 2/8, 4/8 and 8/8: libjpeg-turbo has SIMD IDCTs only for these; its
+            ///< plain-C 3/8, 5/8, 6/8 and 7/8 IDCTs decode slower than SIMD 8/8 on x86
+  };
+
+  /// The smallest n in `set` with crop_w*n/8 >= out_w and crop_h*n/8 >= out_h, else 8.
+  static int scale_for(double crop_w, double crop_h, int out_w, int out_h, ScaleSet set = ScaleSet::kAll);
 
   /// Benign warnings seen since the last read_header (or all warnings when
   /// fail_on_data_loss is false).

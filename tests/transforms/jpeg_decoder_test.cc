@@ -157,6 +157,10 @@ TEST(JpegDecoder, ScaleIsTheSmallestWhoseCropCoversTheOutput) {
   EXPECT_EQ(JpegDecoder::scale_for(2000, 2000, 224, 224), 1);
   EXPECT_EQ(JpegDecoder::scale_for(100, 100, 224, 224), 8);
   EXPECT_EQ(JpegDecoder::scale_for(448, 448, 224, 224), 4);
+  using Set = JpegDecoder::ScaleSet;
+  EXPECT_EQ(JpegDecoder::scale_for(500, 375, 224, 224, Set::kSimd), 8);
+  EXPECT_EQ(JpegDecoder::scale_for(900, 600, 224, 224, Set::kSimd), 4);
+  EXPECT_EQ(JpegDecoder::scale_for(900, 900, 224, 224, Set::kSimd), 2);
 }
 
 // --- bad input ---------------------------------------------------------------

@@ -17,7 +17,9 @@ inline double triangle(double x) {
 
 // One output row's vertical pass: tmp[i] = sum_k w[k] * row_k[i] over n bytes.
 // Written as plain loops over contiguous memory so the compiler vectorizes them.
-void vertical_pass(const uint8_t* r0, size_t stride, const float* w, int taps, size_t n, float* __restrict tmp) {
+// Built twice (AVX2 and baseline SSE2), picked at load time by an ifunc resolver.
+[[gnu::target_clones("avx2", "default")]] void vertical_pass(const uint8_t* r0, size_t stride, const float* w, int taps,
+                                                             size_t n, float* __restrict tmp) {
   {
     const float w0 = w[0];
     for (size_t i = 0; i < n; ++i) tmp[i] = w0 * static_cast<float>(r0[i]);
@@ -38,21 +40,51 @@ void vertical_pass(const uint8_t* r0, size_t stride, const float* w, int taps, s
 
 typedef float v4f __attribute__((vector_size(16)));
 
-// One output row's horizontal pass for interleaved RGB: one 4-lane vector per
-// pixel (the 4th lane is the next pixel's red, ignored). tmp needs 1 spare float.
-void horizontal_pass_rgb(const float* tmp, const AxisWeights& ax, float* __restrict row) {
+// One output row's horizontal pass for interleaved RGB, with the normalization
+// (value * scale + bias) applied: one 4-lane vector per pixel, whose 4th lane
+// (the next pixel's red) is ignored. kTaps is the largest tap count of the axis
+// (0: any); shorter kernels are zero-padded. Reads up to kTaps pixels + 1 float
+// past a kernel's first tap, and writes 1 float past the row: the caller pads.
+template <int kTaps>
+void horizontal_pass_rgb(const float* tmp, const AxisWeights& ax, v4f scale, v4f bias, float* __restrict row) {
+  const int taps = kTaps > 0 ? kTaps : ax.max_count;
+  const size_t stride = static_cast<size_t>(ax.max_taps);
   for (int x = 0; x < ax.out_size; ++x) {
-    const float* p = tmp + static_cast<size_t>(ax.first[x] - ax.lo) * 3;
-    const float* w = &ax.weights[static_cast<size_t>(x) * static_cast<size_t>(ax.max_taps)];
+    const float* p = tmp + static_cast<size_t>(ax.first[static_cast<size_t>(x)] - ax.lo) * 3;
+    const float* w = &ax.weights[static_cast<size_t>(x) * stride];
     v4f acc = {0, 0, 0, 0};
-    for (int k = 0; k < ax.count[x]; ++k) {
+    for (int k = 0; k < taps; ++k) {
       v4f v;
       std::memcpy(&v, p + 3 * k, sizeof v);
       acc += v * w[k];
     }
-    row[3 * x] = acc[0];
-    row[3 * x + 1] = acc[1];
-    row[3 * x + 2] = acc[2];
+    acc = acc * scale + bias;
+    std::memcpy(row + 3 * x, &acc, sizeof acc);
+  }
+}
+
+using HorizontalPass = void (*)(const float*, const AxisWeights&, v4f, v4f, float*);
+
+HorizontalPass pick_horizontal(int max_count) {
+  switch (max_count) {
+    case 1:
+      return horizontal_pass_rgb<1>;
+    case 2:
+      return horizontal_pass_rgb<2>;
+    case 3:
+      return horizontal_pass_rgb<3>;
+    case 4:
+      return horizontal_pass_rgb<4>;
+    case 5:
+      return horizontal_pass_rgb<5>;
+    case 6:
+      return horizontal_pass_rgb<6>;
+    case 7:
+      return horizontal_pass_rgb<7>;
+    case 8:
+      return horizontal_pass_rgb<8>;
+    default:
+      return horizontal_pass_rgb<0>;
   }
 }
 
@@ -98,8 +130,28 @@ void write_row(const float* row, int src_channels, const OutputFormat& f, int y,
   T* o = static_cast<T*>(out);
   const size_t w = static_cast<size_t>(width), plane = w * static_cast<size_t>(height);
   const int c_out = f.channels;
+  if (src_channels == 3 && c_out == 3) {  // the common case, in one pass
+    for (size_t x = 0; x < w; ++x) {
+      const size_t dx = f.flip ? w - 1 - x : x;
+      const float* v = row + 3 * x;
+      if constexpr (kChw) {
+        T* d = o + static_cast<size_t>(y) * w + dx;
+        d[0] = convert<T>(v[0]);
+        d[plane] = convert<T>(v[1]);
+        d[2 * plane] = convert<T>(v[2]);
+      } else {
+        T* d = o + (static_cast<size_t>(y) * w + dx) * 3;
+        d[0] = convert<T>(v[0]);
+        d[1] = convert<T>(v[1]);
+        d[2] = convert<T>(v[2]);
+      }
+    }
+    return;
+  }
   for (int c = 0; c < c_out; ++c) {
-    const float s = f.scale[c], b = f.bias[c];
+    // 3-channel rows arrive normalized from the horizontal pass; 1-channel rows
+    // are normalized here, per output channel.
+    const float s = src_channels == 1 ? f.scale[c] : 1.0f, b = src_channels == 1 ? f.bias[c] : 0.0f;
     const float* src = row + (src_channels == 1 ? 0 : c);
     const size_t step = static_cast<size_t>(src_channels);
     if constexpr (kChw) {
@@ -151,6 +203,7 @@ void AxisWeights::compute(double in0, double in_len, int in_size, int out) {
   weights.assign(static_cast<size_t>(out) * static_cast<size_t>(max_taps), 0.0f);
   lo = in_size;
   hi = 0;
+  max_count = 0;
   for (int i = 0; i < out; ++i) {
     const double center = in0 + (i + 0.5) * scale;
     // Same truncations as Pillow's precompute_coeffs.
@@ -173,6 +226,7 @@ void AxisWeights::compute(double in0, double in_len, int in_size, int out) {
     count[static_cast<size_t>(i)] = b - a;
     lo = std::min(lo, a);
     hi = std::max(hi, b);
+    max_count = std::max(max_count, b - a);
   }
 }
 
@@ -180,11 +234,17 @@ void resample(const uint8_t* src, size_t stride, int src_channels, int x_origin,
               const AxisWeights& ay, const OutputFormat& format, void* out, std::vector<float>& scratch) {
   const size_t c = static_cast<size_t>(src_channels);
   const size_t n = static_cast<size_t>(ax.hi - ax.lo) * c;
-  const size_t row_floats = static_cast<size_t>(ax.out_size) * c;
-  if (scratch.size() < n + 4 + row_floats) scratch.resize(n + 4 + row_floats);
+  const size_t row_floats = static_cast<size_t>(ax.out_size) * c + 4;
+  // Zero padding behind the vertical pass's output: fixed-length kernels read
+  // up to max_taps pixels (times zero weights) plus one lane past their first tap.
+  const size_t pad = static_cast<size_t>(ax.max_taps) * c + 4;
+  if (scratch.size() < n + pad + row_floats) scratch.resize(n + pad + row_floats);
   float* tmp = scratch.data();
-  float* row = tmp + n + 4;
-  tmp[n] = tmp[n + 1] = tmp[n + 2] = tmp[n + 3] = 0.0f;  // read, never used, by the 4-lane loads
+  float* row = tmp + n + pad;
+  std::fill(tmp + n, tmp + n + pad, 0.0f);
+  const HorizontalPass horizontal = pick_horizontal(ax.max_count);
+  const v4f scale = {format.scale[0], format.scale[1], format.scale[2], 0};
+  const v4f bias = {format.bias[0], format.bias[1], format.bias[2], 0};
   const uint8_t* base = src + static_cast<size_t>(ax.lo - x_origin) * c;
   const RowWriter writer = format.chw ? pick_writer<true>(format.dtype) : pick_writer<false>(format.dtype);
   for (int y = 0; y < ay.out_size; ++y) {
@@ -192,7 +252,7 @@ void resample(const uint8_t* src, size_t stride, int src_channels, int x_origin,
     vertical_pass(r0, stride, &ay.weights[static_cast<size_t>(y) * static_cast<size_t>(ay.max_taps)],
                   ay.count[static_cast<size_t>(y)], n, tmp);
     if (src_channels == 3) {
-      horizontal_pass_rgb(tmp, ax, row);
+      horizontal(tmp, ax, scale, bias, row);
     } else {
       horizontal_pass_gray(tmp, ax, row);
     }

@@ -18,7 +18,8 @@ namespace ferry::transforms::detail {
 /// Filter taps along one axis: output i reads input first[i] .. first[i]+count[i]-1.
 struct AxisWeights {
   int out_size = 0;
-  int max_taps = 0;
+  int max_taps = 0;   ///< row stride of `weights`
+  int max_count = 0;  ///< the largest count[i]
   std::vector<int> first;
   std::vector<int> count;
   std::vector<float> weights;  ///< out_size x max_taps, zero-padded

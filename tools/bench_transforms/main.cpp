@@ -1,0 +1,210 @@
+// ferry-bench-transforms: single-thread images/s of decode and the named
+// pipelines, beside the raw limit (plain full-size tjDecompress2), measured in
+// alternating rounds in one run so machine drift hits every mode alike.
+#include <time.h>
+#include <turbojpeg.h>
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/error.h"
+#include "base/rng.h"
+#include "transforms/image_pipeline.h"
+#include "transforms/jpeg_decoder.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using ferry::transforms::ImagePipeline;
+using ferry::transforms::PipelineSpec;
+
+constexpr const char* kUsage =
+    "usage: ferry-bench-transforms --data DIR [--seconds S] [--json FILE]\n"
+    "  Loads every .jpg/.jpeg under DIR into memory and reports single-thread images per\n"
+    "  CPU-second of the thread (median of alternating rounds; also per wall-second) for:\n"
+    "  raw full-size tjDecompress2, decode-only\n"
+    "  (ferry's decoder, full size), and the pipelines train, val, train_u8, val_u8.\n"
+    "  S: total measuring time, default 30 (at least 3 rounds run).\n";
+
+int usage_error(const std::string& m) {
+  std::fprintf(stderr, "ferry-bench-transforms: %s\n%s", m.c_str(), kUsage);
+  return 2;
+}
+
+std::vector<std::vector<uint8_t>> load(const fs::path& dir) {
+  std::vector<fs::path> paths;
+  for (const auto& e : fs::recursive_directory_iterator(dir)) {
+    if (!e.is_regular_file()) continue;
+    std::string ext = e.path().extension().string();
+    std::transform(ext.begin(), ext.end(), ext.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    if (ext == ".jpg" || ext == ".jpeg") paths.push_back(e.path());
+  }
+  std::sort(paths.begin(), paths.end());
+  std::vector<std::vector<uint8_t>> files;
+  for (const auto& p : paths) {
+    std::ifstream f(p, std::ios::binary);
+    files.emplace_back(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+  }
+  return files;
+}
+
+struct Mode {
+  std::string name;
+  std::function<void(const std::vector<uint8_t>&, uint64_t)> run;
+  std::vector<double> rates;       // images per CPU-second of this thread
+  std::vector<double> wall_rates;  // images per wall-clock second
+};
+
+double thread_cpu_seconds() {
+  timespec t;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n == 0 ? 0 : n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string data, json;
+  double seconds = 30;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view a = argv[i];
+    if (a == "--help" || a == "-h") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
+    if (a != "--data" && a != "--seconds" && a != "--json")
+      return usage_error("unknown argument '" + std::string(a) + "'");
+    if (i + 1 >= argc) return usage_error(std::string(a) + " needs a value");
+    const std::string v = argv[++i];
+    if (a == "--data") {
+      data = v;
+    } else if (a == "--json") {
+      json = v;
+    } else {
+      const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), seconds);
+      if (ec != std::errc() || end != v.data() + v.size() || !(seconds > 0))
+        return usage_error("--seconds must be a positive number, got '" + v + "'");
+    }
+  }
+  if (data.empty()) return usage_error("--data DIR is required");
+  if (!fs::is_directory(data)) return usage_error("--data: '" + data + "' is not a directory");
+
+  const auto files = load(data);
+  if (files.empty()) return usage_error("no .jpg/.jpeg files under '" + data + "'");
+  size_t bytes = 0;
+  for (const auto& f : files) bytes += f.size();
+  std::printf("ferry-bench-transforms: %zu JPEGs, %.1f MB, from %s; one thread\n", files.size(), bytes / 1e6,
+              data.c_str());
+
+  // Output and scratch buffers are allocated and touched once, outside the timing.
+  std::vector<uint8_t> raw_out(64u << 20, 1);
+  tjhandle tj = tjInitDecompress();
+  ferry::transforms::JpegDecoder decoder;
+  const ImagePipeline train(PipelineSpec::named("train")), val(PipelineSpec::named("val"));
+  const ImagePipeline train_u8(PipelineSpec::named("train_u8")), val_u8(PipelineSpec::named("val_u8"));
+  std::vector<uint8_t> out(train.output_bytes(), 1);
+  int skipped = 0;
+
+  std::vector<Mode> modes;
+  modes.push_back({"raw tjDecompress2 (full size)", [&](const std::vector<uint8_t>& f, uint64_t) {
+                     int w = 0, h = 0, sub = 0, cs = 0;
+                     if (tjDecompressHeader3(tj, f.data(), f.size(), &w, &h, &sub, &cs) != 0 ||
+                         static_cast<size_t>(w) * static_cast<size_t>(h) * 3 > raw_out.size() ||
+                         tjDecompress2(tj, f.data(), f.size(), raw_out.data(), w, 0, h, TJPF_RGB, 0) != 0)
+                       ++skipped;
+                   }});
+  modes.push_back({"decode-only (ferry, full size)", [&](const std::vector<uint8_t>& f, uint64_t) {
+                     decoder.read_header(f.data(), f.size(), {});
+                     decoder.decode({});
+                   }});
+  auto pipeline_mode = [&](const char* name, const ImagePipeline& p) {
+    modes.push_back({name, [&p, &out](const std::vector<uint8_t>& f, uint64_t index) {
+                       ferry::Rng rng = ferry::Rng::for_sample(0, 0, index);
+                       p.run(f.data(), f.size(), rng, out.data());
+                     }});
+  };
+  pipeline_mode("train (float32 CHW)", train);
+  pipeline_mode("val (float32 CHW)", val);
+  pipeline_mode("train_u8 (uint8 HWC)", train_u8);
+  pipeline_mode("val_u8 (uint8 HWC)", val_u8);
+
+  // Warm-up: one pass of each mode (page faults, thread-local scratch, caches).
+  for (auto& m : modes)
+    for (size_t i = 0; i < files.size(); ++i) {
+      try {
+        m.run(files[i], i);
+      } catch (const ferry::BadSample& e) {
+        if (&m == &modes[1]) ++skipped;
+      }
+    }
+
+  using clock = std::chrono::steady_clock;
+  const auto start = clock::now();
+  int rounds = 0;
+  while (rounds < 3 || std::chrono::duration<double>(clock::now() - start).count() < seconds) {
+    for (auto& m : modes) {
+      const auto t0 = clock::now();
+      const double c0 = thread_cpu_seconds();
+      for (size_t i = 0; i < files.size(); ++i) {
+        try {
+          m.run(files[i], i);
+        } catch (const ferry::BadSample&) {
+        }
+      }
+      const double cpu = thread_cpu_seconds() - c0;
+      const double wall = std::chrono::duration<double>(clock::now() - t0).count();
+      m.rates.push_back(static_cast<double>(files.size()) / cpu);
+      m.wall_rates.push_back(static_cast<double>(files.size()) / wall);
+    }
+    ++rounds;
+    std::printf("  round %d done (%.0f s)\n", rounds, std::chrono::duration<double>(clock::now() - start).count());
+    std::fflush(stdout);
+  }
+  tjDestroy(tj);
+
+  const double raw = median(modes[0].rates);
+  std::printf(
+      "\n| mode | images per CPU-second (median of %d rounds) | min | max | vs raw | images per wall-second |\n"
+      "|---|---:|---:|---:|---:|---:|\n",
+      rounds);
+  for (const auto& m : modes) {
+    const double med = median(m.rates);
+    std::printf("| %s | %.0f | %.0f | %.0f | %.2fx | %.0f |\n", m.name.c_str(), med,
+                *std::min_element(m.rates.begin(), m.rates.end()), *std::max_element(m.rates.begin(), m.rates.end()),
+                med / raw, median(m.wall_rates));
+  }
+  if (skipped > 0) std::printf("(%d undecodable files skipped in the warm-up)\n", skipped);
+
+  if (!json.empty()) {
+    std::ofstream j(json);
+    j << "{\n  \"files\": " << files.size() << ",\n  \"rounds\": " << rounds << ",\n  \"images_per_s\": {";
+    for (size_t k = 0; k < modes.size(); ++k)
+      j << (k ? ",\n    \"" : "\n    \"") << modes[k].name << "\": " << median(modes[k].rates);
+    j << "\n  },\n  \"images_per_wall_s\": {";
+    for (size_t k = 0; k < modes.size(); ++k)
+      j << (k ? ",\n    \"" : "\n    \"") << modes[k].name << "\": " << median(modes[k].wall_rates);
+    j << "\n  }\n}\n";
+    if (!j) {
+      std::fprintf(stderr, "ferry-bench-transforms: cannot write %s\n", json.c_str());
+      return 1;
+    }
+  }
+  return 0;
+}
