@@ -109,7 +109,8 @@ class H2DCopier {
   /// are unfinished (up to `timeout`, then ferry::Timeout). `on_host_free` runs
   /// exactly once, on the "ferry-h2d-done" thread, when the host memory is no
   /// longer needed: after the copy completed on the GPU, or after the copy
-  /// failed or was cancelled. It must be quick and must not call submit().
+  /// failed or was cancelled; callbacks run in submission order. It must be
+  /// quick and must not call submit(). Thread-safe.
   /// The future yields the DeviceBatch as soon as the copy is queued, or the
   /// error (ferry::Timeout when no device buffer came free, ferry::Error).
   std::future<DeviceBatch> submit(const void* host, size_t bytes, std::function<void()> on_host_free);

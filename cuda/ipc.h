@@ -86,7 +86,8 @@ class IpcServer {
   UniqueFd listen_;
 };
 
-/// The producer's end of one consumer: lends buffers, takes them back.
+/// The producer's end of one consumer: lends buffers, takes them back. Use it
+/// from one thread at a time.
 class IpcServer::Connection {
  public:
   explicit Connection(UniqueFd fd) : fd_(std::move(fd)) {}
@@ -130,7 +131,7 @@ struct ImportedBuffer {
 
 /// The consumer's end. Imported memory and events are opened once per
 /// producer buffer and kept until the client is destroyed, as the producer
-/// lends the same buffers again and again.
+/// lends the same buffers again and again. Use it from one thread at a time.
 class IpcClient {
  public:
   /// Connects to `name`, retrying up to `timeout` while nobody listens
