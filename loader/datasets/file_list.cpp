@@ -118,7 +118,7 @@ FileList::FileList(std::string list_path, FileListOptions options) : list_path_(
     throw DataError("FileList: '" + list_path_ + "' lists no samples (expected lines " + expected + ")");
 }
 
-std::span<const uint8_t> FileList::read(int64_t i, std::vector<uint8_t>& scratch) const {
+std::span<const uint8_t> FileList::read(int64_t i, ReadBuffer& scratch) const {
   return detail::read_whole_file(paths_[static_cast<size_t>(i)], scratch);
 }
 

@@ -36,7 +36,7 @@ class FileList final : public SampleSource {
 
   int64_t size() const override { return static_cast<int64_t>(labels_.size()); }
   int64_t label(int64_t i) const override { return labels_[static_cast<size_t>(i)]; }
-  std::span<const uint8_t> read(int64_t i, std::vector<uint8_t>& scratch) const override;
+  std::span<const uint8_t> read(int64_t i, ReadBuffer& scratch) const override;
   std::string path(int64_t i) const override { return paths_[static_cast<size_t>(i)]; }
   int64_t num_classes() const override { return num_classes_; }
   std::string describe() const override;

@@ -32,7 +32,7 @@ Schema ImageDataset::schema() const {
 
 void ImageDataset::get(SampleContext& ctx, SampleWriter& out) {
   // One read buffer per thread, reused: no allocation per sample once warm.
-  thread_local std::vector<uint8_t> scratch;
+  thread_local ReadBuffer scratch;
   std::span<const uint8_t> bytes;
   {
     trace::ScopedStage read(trace::Stage::kRead);

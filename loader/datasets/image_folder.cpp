@@ -218,7 +218,7 @@ std::string_view ImageFolder::relative_path(int64_t i) const {
 
 std::string ImageFolder::path(int64_t i) const { return detail::join_path(root_, std::string(relative_path(i))); }
 
-std::span<const uint8_t> ImageFolder::read(int64_t i, std::vector<uint8_t>& scratch) const {
+std::span<const uint8_t> ImageFolder::read(int64_t i, ReadBuffer& scratch) const {
   // The path is built in a per-thread buffer so a steady state allocates nothing.
   thread_local std::string full;
   full.assign(root_);

@@ -35,7 +35,7 @@ class ImageFolder final : public SampleSource {
 
   int64_t size() const override { return static_cast<int64_t>(labels_.size()); }
   int64_t label(int64_t i) const override { return labels_[static_cast<size_t>(i)]; }
-  std::span<const uint8_t> read(int64_t i, std::vector<uint8_t>& scratch) const override;
+  std::span<const uint8_t> read(int64_t i, ReadBuffer& scratch) const override;
   std::string path(int64_t i) const override;
   int64_t num_classes() const override { return static_cast<int64_t>(classes_.size()); }
   std::string describe() const override;

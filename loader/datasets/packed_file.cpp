@@ -106,7 +106,7 @@ PackedFile::~PackedFile() {
   if (map_ != nullptr) ::munmap(const_cast<uint8_t*>(map_), map_bytes_);
 }
 
-std::span<const uint8_t> PackedFile::read(int64_t i, std::vector<uint8_t>& /*scratch*/) const {
+std::span<const uint8_t> PackedFile::read(int64_t i, ReadBuffer& /*scratch*/) const {
   const RecordEntry& e = entry(i);
   const uint8_t* p = map_ + e.offset;
   if (options_.verify == Verify::kCrc32c) {

@@ -45,7 +45,7 @@ class PackedFile final : public SampleSource {
   int64_t size() const override { return static_cast<int64_t>(num_records_); }
   int64_t label(int64_t i) const override { return entry(i).label; }
   /// A span into the mapping; `scratch` is not used.
-  std::span<const uint8_t> read(int64_t i, std::vector<uint8_t>& scratch) const override;
+  std::span<const uint8_t> read(int64_t i, ReadBuffer& scratch) const override;
   std::string path(int64_t i) const override { return path_ + "#record " + std::to_string(i); }
   int64_t num_classes() const override { return num_classes_; }
   std::string describe() const override;

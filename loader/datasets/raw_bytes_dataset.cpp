@@ -13,7 +13,7 @@ RawBytesDataset::RawBytesDataset(std::shared_ptr<SampleSource> source, int64_t e
     : source_(std::move(source)), expected_bytes_(expected_bytes) {
   if (!source_) throw InvalidOption("RawBytesDataset: no source");
   if (expected_bytes_ <= 0) {
-    std::vector<uint8_t> scratch;
+    ReadBuffer scratch;
     int64_t largest = 0;
     const int64_t n = source_->size();
     const int64_t probes = std::min<int64_t>(n, 16);
@@ -33,7 +33,7 @@ Schema RawBytesDataset::schema() const {
 
 void RawBytesDataset::get(SampleContext& ctx, SampleWriter& out) {
   // One buffer per thread: reads reuse its capacity, so a steady state allocates nothing.
-  thread_local std::vector<uint8_t> scratch;
+  thread_local ReadBuffer scratch;
   std::span<const uint8_t> bytes;
   {
     trace::ScopedStage read(trace::Stage::kRead);

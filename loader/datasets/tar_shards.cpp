@@ -386,7 +386,7 @@ std::string TarShards::path(int64_t i) const {
   return shards_[samples_[static_cast<size_t>(i)].shard] + ":" + std::string(member_name(i));
 }
 
-std::span<const uint8_t> TarShards::read(int64_t i, std::vector<uint8_t>& scratch) const {
+std::span<const uint8_t> TarShards::read(int64_t i, ReadBuffer& scratch) const {
   const Sample& s = samples_[static_cast<size_t>(i)];
   scratch.resize(s.length);
   const ssize_t r = ::pread(fds_[s.shard].get(), scratch.data(), s.length, static_cast<off_t>(s.offset));

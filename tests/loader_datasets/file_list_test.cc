@@ -32,7 +32,7 @@ TEST(FileList, ReadsRelativeAndAbsolutePathsWithAutoHeader) {
   EXPECT_EQ(f.num_classes(), 4);
   EXPECT_EQ(f.path(0), d.path() + "/imgs/a.jpg");
   EXPECT_EQ(f.path(1), d.path() + "/b.jpg");
-  std::vector<uint8_t> s;
+  ReadBuffer s;
   auto b = f.read(1, s);
   EXPECT_EQ(std::string(b.begin(), b.end()), "B");
 }

@@ -29,7 +29,7 @@ TEST(ImageFolder, SortsClassesAndFilesAndLabelsByClassOrder) {
   EXPECT_EQ(f.label(1), 1);
   EXPECT_EQ(f.label(3), 2);
   EXPECT_EQ(f.num_classes(), 3);
-  std::vector<uint8_t> scratch;
+  ReadBuffer scratch;
   auto bytes = f.read(2, scratch);
   EXPECT_EQ(std::string(bytes.begin(), bytes.end()), "za");
   EXPECT_EQ(f.path(2), d.path() + "/zebra/a.JPEG");
@@ -66,7 +66,7 @@ TEST(ImageFolder, FollowsSymlinksToFilesAndFolders) {
   ASSERT_EQ(f.size(), 3);
   EXPECT_EQ(f.relative_path(0), "a/link.jpg");
   EXPECT_EQ(f.relative_path(1), "a/own.jpg");
-  std::vector<uint8_t> scratch;
+  ReadBuffer scratch;
   auto b = f.read(2, scratch);
   EXPECT_EQ(std::string(b.begin(), b.end()), "real");
 }
@@ -117,7 +117,7 @@ TEST(ImageFolder, ReadOfAFileRemovedAfterIndexingNamesThePath) {
   write_text(d / "a/gone.jpg", "x");
   ImageFolder f(d.path());
   ::unlink((d / "a/gone.jpg").c_str());
-  std::vector<uint8_t> scratch;
+  ReadBuffer scratch;
   try {
     f.read(0, scratch);
     FAIL();

@@ -45,7 +45,7 @@ TEST(PackedFile, WriterAndReaderRoundTripWithPageAlignedRecords) {
   ASSERT_EQ(f.size(), 5);
   EXPECT_EQ(f.num_classes(), 3);
   EXPECT_EQ(f.classes(), (std::vector<std::string>{"a", "b", "c"}));
-  std::vector<uint8_t> s;
+  ReadBuffer s;
   for (int i = 0; i < 5; ++i) {
     auto b = f.read(i, s);
     ASSERT_EQ(b.size(), static_cast<size_t>(i) + 1);
@@ -80,7 +80,7 @@ TEST(PackedFile, FlippedRecordByteIsAnErrorNamingFileAndRecord) {
   bytes[offset + 1] ^= 0x01;
   write_file(path, bytes);
   PackedFile f(path);
-  std::vector<uint8_t> s;
+  ReadBuffer s;
   EXPECT_NO_THROW(f.read(1, s));
   try {
     f.read(2, s);
@@ -174,8 +174,8 @@ TEST_F(PackTool, ImageFolderRoundTripKeepsBytesAndLabels) {
   PackedFile packed(d / "out.ferry");
   ASSERT_EQ(packed.size(), folder.size());
   EXPECT_EQ(packed.classes(), folder.classes());
-  std::vector<uint8_t> s1;
-  std::vector<uint8_t> s2;
+  ReadBuffer s1;
+  ReadBuffer s2;
   for (int64_t i = 0; i < folder.size(); ++i) {
     auto a = folder.read(i, s1);
     auto b = packed.read(i, s2);
@@ -204,13 +204,13 @@ TEST_F(PackTool, ReencodesToAMaximumSide) {
   const auto stats = pack::pack(folder, d / "r.ferry", {.max_side = 64, .quality = 80});
   EXPECT_EQ(stats.reencoded, 1u);
   PackedFile packed(d / "r.ferry");
-  std::vector<uint8_t> s;
+  ReadBuffer s;
   auto big = packed.read(0, s);
   // Re-encoding again at the same size is a no-op: it now fits.
   auto same = pack::reencode_jpeg(big, 64, 80);
   EXPECT_EQ(same.size(), big.size());
   EXPECT_THROW(pack::reencode_jpeg(std::vector<uint8_t>{1, 2, 3}, 64, 80), BadSample);
-  std::vector<uint8_t> s2;
+  ReadBuffer s2;
   auto small = packed.read(1, s);
   auto orig = folder.read(1, s2);
   EXPECT_TRUE(std::equal(small.begin(), small.end(), orig.begin(), orig.end()));

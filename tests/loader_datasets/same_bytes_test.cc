@@ -29,7 +29,7 @@ void make_all(const TempDir& d) {
   }
   ImageFolder folder(d / "root");
   pack::pack(folder, d / "data.ferry");
-  std::vector<uint8_t> scratch;
+  ReadBuffer scratch;
   std::string csv = "path,label\n";
   TarWriter shards[3];
   for (int64_t i = 0; i < folder.size(); ++i) {
@@ -58,7 +58,7 @@ TEST(SameBytes, ImageFolderPackedTarAndFileListAgreeSampleBySample) {
   for (const auto& src : sources) {
     ASSERT_EQ(src->size(), 30) << src->describe();
     EXPECT_EQ(src->num_classes(), 4) << src->describe();
-    std::vector<uint8_t> scratch;
+    ReadBuffer scratch;
     uint32_t crc = 0;
     for (int64_t i = 0; i < src->size(); ++i) {
       auto b = src->read(i, scratch);
@@ -116,7 +116,7 @@ TEST(RawBytesDataset, WritesTheSourceBytesAsARaggedFieldAndTheLabel) {
   std::atomic<int> mismatches{0};
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {
-      std::vector<uint8_t> scratch;
+      ReadBuffer scratch;
       for (int64_t i = t; i < ds.size(); i += 4) {
         SampleContext ctx;
         ctx.index = i;

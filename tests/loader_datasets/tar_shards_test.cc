@@ -61,7 +61,7 @@ TEST(TarShards, GroupsMembersByKeyAndReadsLabelsAcrossShards) {
   EXPECT_EQ(t.num_classes(), 5);
   EXPECT_EQ(t.key(2), "dir/000002");
   EXPECT_EQ(t.path(2), d.path() + "/s-00.tar:dir/000002.jpeg");
-  std::vector<uint8_t> s;
+  ReadBuffer s;
   const char* want[] = {"image0", "image1", "image2", "imageX"};
   for (int i = 0; i < 4; ++i) {
     auto bytes = t.read(i, s);

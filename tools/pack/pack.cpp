@@ -137,7 +137,7 @@ PackStats pack(const SampleSource& source, const std::string& out_path, const Pa
   const uint64_t n = static_cast<uint64_t>(source.size());
   PackedWriter writer(out_path, n, classes);
   PackStats stats;
-  std::vector<uint8_t> scratch;
+  ReadBuffer scratch;
   const bool reencode = options.max_side > 0 || options.reencode_all;
   for (uint64_t i = 0; i < n; ++i) {
     const auto idx = static_cast<int64_t>(i);

@@ -19,7 +19,8 @@ namespace {
 }
 }  // namespace
 
-std::span<const uint8_t> read_whole_file(const std::string& path, std::vector<uint8_t>& out) {
+template <class Buffer>
+std::span<const uint8_t> read_whole_file(const std::string& path, Buffer& out) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) fail(path, "open", errno);
   struct stat st {};
@@ -42,6 +43,9 @@ std::span<const uint8_t> read_whole_file(const std::string& path, std::vector<ui
   out.resize(got);
   return {out.data(), got};
 }
+
+template std::span<const uint8_t> read_whole_file(const std::string&, std::vector<uint8_t>&);
+template std::span<const uint8_t> read_whole_file(const std::string&, ReadBuffer&);
 
 void pread_exact(int fd, void* dst, size_t size, uint64_t offset, const std::string& what) {
   auto* p = static_cast<uint8_t*>(dst);

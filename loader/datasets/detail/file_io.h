@@ -5,11 +5,14 @@
 #include <string>
 #include <vector>
 
+#include "loader/datasets/sample_source.h"
+
 namespace ferry::detail {
 
 /// Reads the whole regular file at `path` into `out` (resized, capacity
 /// reused). Throws DataError naming the path on any failure.
-std::span<const uint8_t> read_whole_file(const std::string& path, std::vector<uint8_t>& out);
+template <class Buffer>
+std::span<const uint8_t> read_whole_file(const std::string& path, Buffer& out);
 
 /// pread() until `size` bytes at `offset` are in `dst`; throws DataError
 /// naming `what` when the file ends early or the read fails.
