@@ -46,8 +46,26 @@ struct LoaderStats {
   uint64_t worker_start_ns = 0;                  ///< last pool start: fork -> all workers ready
   int64_t worker_starts = 0;                     ///< pools started
   int64_t one_off_segments = 0;                  ///< batches that did not use a regular slot
+  int64_t worker_respawns = 0;                   ///< dead workers replaced (OnWorkerFailure::kRespawn)
   trace::StageTotals stage_ns;                   ///< per stage, summed over all processes
   std::vector<uint64_t> batch_latency_ns;        ///< dispatch -> arrival, per batch
+};
+
+/// Where a loader is in its run, small and serializable: restore it with
+/// load_state() on a fresh loader with the same dataset, seed and batch size
+/// (num_workers may differ) and the rest of the epoch, and every later epoch,
+/// are byte-identical to an uninterrupted run.
+struct LoaderState {
+  uint64_t epoch = 0;             ///< the epoch to run (or continue) next
+  std::vector<int64_t> consumed;  ///< batches of that epoch already delivered
+  uint64_t seed = 0;              ///< checked on load
+  int64_t batch_size = 0;         ///< checked on load
+  int64_t dataset_size = 0;       ///< checked on load
+
+  /// One line of text: "ferry-state 1 epoch=3 seed=7 batch_size=64 dataset_size=1000 consumed=0-11,14".
+  std::string serialize() const;
+  /// Parses serialize()'s text; throws InvalidOption on anything else.
+  static LoaderState parse(const std::string& text);
 };
 
 class DataLoader {
@@ -68,6 +86,12 @@ class DataLoader {
   uint64_t next_epoch() const { return next_epoch_; }
   void set_epoch(uint64_t epoch) { next_epoch_ = epoch; }
   LoaderStats stats() const;
+  /// The resumable position: the current epoch and the batches it delivered,
+  /// or the next epoch when none is running.
+  LoaderState state() const;
+  /// Continues from `state` at the next begin(). Throws InvalidOption when
+  /// seed, batch size or dataset size differ from this loader's.
+  void load_state(const LoaderState& state);
   /// Several lines: dataset, sampler, options actually used, memory.
   std::string describe() const;
   /// Worker pids of the running pool (empty when none runs).

@@ -22,6 +22,7 @@ void LoaderOptions::validate() const {
   require(slots_per_worker == 0 || slots_per_worker >= prefetch_factor, "slots_per_worker",
           "0 (automatic) or >= prefetch_factor (" + std::to_string(prefetch_factor) + ")",
           std::to_string(slots_per_worker));
+  require(max_respawns >= 0 && max_respawns <= 1000, "max_respawns", "in [0, 1000]", std::to_string(max_respawns));
   require(slots_per_worker <= 256, "slots_per_worker", "<= 256", std::to_string(slots_per_worker));
   require(!(persistent_workers && num_workers == 0), "persistent_workers", "false when num_workers is 0", "true");
 }

@@ -45,6 +45,7 @@ struct LoaderOptions {
   int threads_per_worker = 1;            ///< threads filling one batch (oneTBB), 1..256
   OnBadSample on_bad_sample = OnBadSample::kError;
   OnWorkerFailure on_worker_failure = OnWorkerFailure::kError;
+  int max_respawns = 3;  ///< per epoch, with kRespawn; then WorkerCrashed
   StartMethod start_method = StartMethod::kAuto;
   int slots_per_worker = 0;  ///< batch slots per worker; 0 = prefetch_factor + 1
   /// Runs in each worker process before its first sample, with the worker id

@@ -44,7 +44,8 @@ struct WorkerPool::Worker {
   bool exited = false;
   struct InFlight {
     uint64_t submit_ns;
-    int slot;  // -1: the worker makes a one-off segment
+    int slot;   // -1: the worker makes a one-off segment
+    Task task;  // kept to re-run it on a respawned worker
   };
   std::map<uint64_t, InFlight> in_flight;  // by task id
   uint64_t last_progress_ns = 0;
@@ -103,8 +104,10 @@ WorkerPool::WorkerPool(PoolOptions options, std::shared_ptr<Producer> producer)
       const std::string purpose = "worker " + std::to_string(i) + "'s batch slots (" +
                                   std::to_string(options_.slots_per_worker) + " slots x " +
                                   format_bytes(double(options_.slot_bytes)) + ")";
+      // One page past the slots holds the worker's status word.
       slots_->arenas.push_back(SharedSegment::create(options_.name_prefix + std::to_string(i) + "-slots",
-                                                     options_.slot_bytes * size_t(options_.slots_per_worker), purpose));
+                                                     options_.slot_bytes * size_t(options_.slots_per_worker) + 4096,
+                                                     purpose));
       register_fd(slots_->arenas.back().fd());
       std::vector<int> free;
       for (int s = options_.slots_per_worker - 1; s >= 0; --s) free.push_back(s);
@@ -129,6 +132,11 @@ WorkerPool::~WorkerPool() { shutdown(); }
 void WorkerPool::start_worker(int id) {
   auto w = std::make_unique<Worker>();
   w->id = id;
+  if (size_t(id) < workers_.size()) {
+    // A respawn keeps the tasks the dead process had.
+    w->in_flight = std::move(workers_[size_t(id)]->in_flight);
+    w->busy_since_ns = workers_[size_t(id)]->busy_since_ns;
+  }
   auto [main_end, worker_end] = Channel::make_pair();
 
   detail::WorkerSetup setup;
@@ -138,6 +146,8 @@ void WorkerPool::start_worker(int id) {
   setup.arena = slots_->arenas[static_cast<size_t>(id)].data();
   setup.slot_bytes = options_.slot_bytes;
   setup.num_slots = options_.slots_per_worker;
+  setup.status = reinterpret_cast<int64_t*>(setup.arena + options_.slot_bytes * size_t(options_.slots_per_worker));
+  *setup.status = -1;
   setup.fds_to_close = detail::registered_parent_fds();
   setup.fds_to_close.push_back(main_end.fd());
 
@@ -171,7 +181,10 @@ void WorkerPool::start_worker(int id) {
   check_syscall(epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, w->channel.fd(), &ev), "epoll_ctl(worker channel)");
   ev.data.u64 = static_cast<uint64_t>(id) | kPidfdTag;
   check_syscall(epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, pidfd, &ev), "epoll_ctl(worker pidfd)");
-  workers_.push_back(std::move(w));
+  if (size_t(id) < workers_.size())
+    workers_[size_t(id)] = std::move(w);
+  else
+    workers_.push_back(std::move(w));
 }
 
 void WorkerPool::await_ready() {
@@ -192,7 +205,8 @@ void WorkerPool::await_ready() {
       Worker& w = *workers_[events[i].data.u64 & 0xffffffffu];
       if (events[i].data.u64 & kPidfdTag) {
         read_messages(w);  // a StartFailed message explains the exit best
-        report_exit(w);
+        handle_exit(w);
+        continue;
       }
       read_messages(w);
     }
@@ -243,7 +257,7 @@ void WorkerPool::submit(Task task) {
     best->busy_since_ns = now;
     best->last_progress_ns = now;
   }
-  best->in_flight.emplace(task.id, Worker::InFlight{now, slot});
+  best->in_flight.emplace(task.id, Worker::InFlight{now, slot, std::move(task)});
   ++in_flight_;
 }
 
@@ -265,7 +279,8 @@ Completion WorkerPool::wait() {
         // Results it sent before dying are still valid and come first.
         read_messages(w);
         if (!ready_.empty()) break;
-        report_exit(w);
+        handle_exit(w);
+        break;  // the worker table changed
       }
       read_messages(w);
     }
@@ -356,7 +371,7 @@ void WorkerPool::handle_message(Worker& w, std::span<const std::byte> message, U
   }
 }
 
-void WorkerPool::report_exit(Worker& w) {
+void WorkerPool::handle_exit(Worker& w) {
   siginfo_t info{};
   // The pidfd is readable: the process has exited, so this does not block.
   if (waitid(P_PIDFD, static_cast<id_t>(w.pidfd.get()), &info, WEXITED) != 0) {
@@ -366,17 +381,57 @@ void WorkerPool::report_exit(Worker& w) {
   w.exited = true;
   epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, w.pidfd.get(), nullptr);
   unregister_and_reset(w.pidfd);
+  if (w.channel.valid()) {
+    epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, w.channel.fd(), nullptr);
+    detail::unregister_parent_fd(w.channel.fd());
+    w.channel.close();
+  }
+  const int64_t last_item = *reinterpret_cast<const int64_t*>(slots_->arenas[size_t(w.id)].data() +
+                                                              options_.slot_bytes * size_t(options_.slots_per_worker));
   std::string doing = "while idle";
   if (!w.in_flight.empty()) {
     doing = "while producing task " + std::to_string(w.in_flight.begin()->first);
-    if (w.in_flight.size() > 1) doing += " (and " + std::to_string(w.in_flight.size() - 1) + " more queued)";
+    if (last_item >= 0) doing += " (last item started: " + std::to_string(last_item) + ")";
+    if (w.in_flight.size() > 1) doing += " with " + std::to_string(w.in_flight.size() - 1) + " more queued";
   }
   const bool signaled = info.si_code == CLD_KILLED || info.si_code == CLD_DUMPED;
-  throw WorkerCrashed("ferry: worker " + std::to_string(w.id) + " (pid " + std::to_string(w.pid) + ") " +
-                          describe_exit(info) + " " + doing +
-                          ". If the out-of-memory killer did it, `dmesg` says so; lower num_workers or batch_size."
-                          " A crash inside dataset code can be debugged with num_workers=0.",
-                      w.id, w.pid, signaled ? info.si_status : 0);
+  const std::string what = "ferry: worker " + std::to_string(w.id) + " (pid " + std::to_string(w.pid) + ") " +
+                           describe_exit(info) + " " + doing;
+  if (options_.respawn && w.ready && respawns_left_ > 0 && !shut_down_) {
+    --respawns_left_;
+    ++stats_.respawns;
+    std::fprintf(stderr, "%s; respawning it (%d respawns left this epoch)\n", what.c_str(), respawns_left_);
+    const int id = w.id;
+    start_worker(id);  // replaces `w`
+    await_ready();
+    resubmit_in_flight(*workers_[size_t(id)]);
+    return;
+  }
+  std::string advice =
+      ". If the out-of-memory killer did it, `dmesg` says so; lower num_workers or batch_size."
+      " A crash inside dataset code can be debugged with num_workers=0.";
+  if (options_.respawn) {
+    advice = ". Respawned " + std::to_string(options_.max_respawns) +
+             " times this epoch already (max_respawns=" + std::to_string(options_.max_respawns) + ")" +
+             (last_item >= 0 ? "; item " + std::to_string(last_item) + " keeps killing workers" : std::string()) +
+             advice;
+  }
+  throw WorkerCrashed(what + advice, w.id, w.pid, signaled ? info.si_status : 0);
+}
+
+void WorkerPool::resubmit_in_flight(Worker& w) {
+  const uint64_t now = trace::now_ns();
+  w.last_progress_ns = now;
+  for (auto& [id, f] : w.in_flight) {
+    ByteWriter msg;
+    msg.put(MsgType::kTask);
+    msg.put(f.task.id);
+    msg.put(f.task.epoch);
+    msg.put<int32_t>(f.slot);
+    msg.put_vector<int64_t>(f.task.items);
+    f.submit_ns = now;
+    if (!w.channel.send(msg.buffer())) return;  // died again; its pidfd reports it
+  }
 }
 
 void WorkerPool::check_timeouts(uint64_t now) {

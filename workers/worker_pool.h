@@ -44,6 +44,10 @@ struct PoolOptions {
   std::chrono::milliseconds start_timeout{60'000};  ///< limit for all workers to report ready
   std::chrono::milliseconds shutdown_grace{500};    ///< wait after Shutdown, and again after SIGTERM
   std::string name_prefix = "ferry-w";              ///< process names: ferry-w0, ferry-w1, ...
+  /// Replace a worker that dies and re-run its tasks, instead of raising
+  /// WorkerCrashed; at most max_respawns times until reset_respawn_budget().
+  bool respawn = false;
+  int max_respawns = 3;
   /// Called when a wait is interrupted by a signal (EINTR); may throw to
   /// abandon the wait (e.g. a Python binding checking for KeyboardInterrupt).
   std::function<void()> on_interrupt;
@@ -92,6 +96,7 @@ struct PoolStats {
   uint64_t start_ns = 0;             ///< fork of the first worker -> all ready
   uint64_t one_off_segments = 0;     ///< tasks that did not use a regular slot
   trace::StageTotals worker_totals;  ///< stage time summed over workers
+  uint64_t respawns = 0;             ///< workers replaced after dying
   uint64_t worker_busy_ns = 0;       ///< summed over workers: time with at least one task in flight
 };
 
@@ -114,6 +119,9 @@ class WorkerPool {
   /// Precondition: in_flight() > 0 or completions are already buffered.
   Completion wait();
 
+  /// Allows max_respawns more respawns (the loader calls it each epoch).
+  void reset_respawn_budget() { respawns_left_ = options_.max_respawns; }
+
   /// Stops all workers (idempotent, noexcept, bounded in time).
   void shutdown() noexcept;
 
@@ -129,7 +137,9 @@ class WorkerPool {
   void await_ready();
   void read_messages(Worker& w);
   void handle_message(Worker& w, std::span<const std::byte> message, UniqueFd fd);
-  [[noreturn]] void report_exit(Worker& w);
+  // Respawns the worker when allowed, otherwise throws WorkerCrashed.
+  void handle_exit(Worker& w);
+  void resubmit_in_flight(Worker& w);
   void check_timeouts(uint64_t now);
   int epoll_timeout_ms(uint64_t now) const;
 
@@ -141,6 +151,7 @@ class WorkerPool {
   std::deque<Completion> ready_;
   int in_flight_ = 0;
   bool shut_down_ = false;
+  int respawns_left_ = 0;
   PoolStats stats_;
 };
 

@@ -171,7 +171,10 @@ BatchPayload BatchFiller::fill(uint64_t epoch, std::span<const int64_t> indices,
   }
 
   std::vector<SampleOutcome> outcomes(count);
-  auto run = [&](size_t pos) { fill_sample(epoch, indices[pos], pos, base, outcomes[pos], overflow, lengths); };
+  auto run = [&](size_t pos) {
+    sink.note_item(indices[pos]);
+    fill_sample(epoch, indices[pos], pos, base, outcomes[pos], overflow, lengths);
+  };
   if (arena_ && count > 1) {
     arena_->execute([&] { tbb::parallel_for(size_t(0), count, [&](size_t pos) { run(pos); }); });
   } else {

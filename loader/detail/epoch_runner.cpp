@@ -112,7 +112,10 @@ void EpochRunner::ensure_pool() {
   po.slot_bytes = slot_bytes();
   po.timeout = options_.timeout;
   po.on_interrupt = options_.on_interrupt;
+  po.respawn = options_.on_worker_failure == OnWorkerFailure::kRespawn;
+  po.max_respawns = options_.max_respawns;
   pool_ = std::make_unique<workers::WorkerPool>(po, std::make_shared<DatasetProducer>(filler_));
+  pool_->reset_respawn_budget();
   stats_.worker_start_ns = pool_->stats().start_ns;
   ++stats_.worker_starts;
 }
@@ -124,6 +127,7 @@ void EpochRunner::stop_pool() noexcept {
   retired_pool_stats_.worker_totals += s.worker_totals;
   retired_pool_stats_.worker_busy_ns += s.worker_busy_ns;
   retired_pool_stats_.one_off_segments += s.one_off_segments;
+  retired_pool_stats_.respawns += s.respawns;
   pool_.reset();
   task_batch_.clear();
 }
@@ -146,8 +150,14 @@ void EpochRunner::start_epoch(uint64_t epoch) {
         throw InvalidOption("ferry: sampler " + sampler_->describe() + " produced index " + std::to_string(i) +
                             " outside the dataset (size " + std::to_string(dataset_size_) + ")");
   next_submit_ = next_yield_ = 0;
+  delivered_.assign(batches_.size(), 0);
+  delivered_count_ = 0;
+  for (int64_t b : resume_done_)
+    if (b >= 0 && size_t(b) < batches_.size() && !delivered_[size_t(b)]) mark_delivered(size_t(b));
+  resume_done_.clear();
   task_batch_.clear();  // results of an earlier epoch still in flight are dropped on arrival
   done_.clear();
+  if (pool_) pool_->reset_respawn_budget();
   if (options_.num_workers == 0 && !local_started_) {
     local_ = std::make_shared<LocalSlots>(slot_bytes());
     filler_->start(-1);
@@ -158,7 +168,7 @@ void EpochRunner::start_epoch(uint64_t epoch) {
 bool EpochRunner::next(Batch& out) {
   out = Batch();
   if (!active_) return false;
-  if (next_yield_ >= batches_.size()) {
+  if (delivered_count_ >= batches_.size()) {
     active_ = false;
     if (!options_.persistent_workers) stop_pool();
     return false;
@@ -174,7 +184,8 @@ bool EpochRunner::next(Batch& out) {
 }
 
 bool EpochRunner::next_in_process(Batch& out) {
-  const size_t b = next_yield_++;
+  const size_t b = next_yield_;
+  mark_delivered(b);
   LocalSink sink(*local_);
   try {
     const BatchPayload payload = filler_->fill(epoch_, batches_[b], sink);
@@ -193,7 +204,9 @@ void EpochRunner::submit_ready() {
   // Outstanding = in flight + arrived but not yielded; bounding it bounds the
   // memory a slow batch can pin while later ones complete.
   const size_t limit = size_t(options_.num_workers) * size_t(options_.prefetch_factor);
-  while (next_submit_ < batches_.size() && pool_->can_submit() && task_batch_.size() + done_.size() < limit) {
+  for (;;) {
+    while (next_submit_ < batches_.size() && delivered_[next_submit_]) ++next_submit_;
+    if (next_submit_ >= batches_.size() || !pool_->can_submit() || task_batch_.size() + done_.size() >= limit) break;
     workers::Task t;
     t.id = next_task_id_++;
     t.epoch = epoch_;
@@ -202,6 +215,20 @@ void EpochRunner::submit_ready() {
     pool_->submit(std::move(t));
     ++next_submit_;
   }
+}
+
+void EpochRunner::mark_delivered(size_t batch) {
+  delivered_[batch] = 1;
+  ++delivered_count_;
+  while (next_yield_ < delivered_.size() && delivered_[next_yield_]) ++next_yield_;
+}
+
+std::vector<int64_t> EpochRunner::delivered_batches() const {
+  std::vector<int64_t> out;
+  if (!active_) return out;
+  for (size_t b = 0; b < delivered_.size(); ++b)
+    if (delivered_[b]) out.push_back(int64_t(b));
+  return out;
 }
 
 bool EpochRunner::next_from_workers(Batch& out) {
@@ -215,7 +242,7 @@ bool EpochRunner::next_from_workers(Batch& out) {
         workers::Completion c = std::move(it->second);
         const size_t b = it->first;
         done_.erase(it);
-        ++next_yield_;  // out of order, this counts delivered batches
+        mark_delivered(b);
         stats_.batch_latency_ns.push_back(c.latency_ns);
         if (c.kind == workers::Completion::Kind::kFailed) {
           active_ = false;
@@ -302,6 +329,7 @@ LoaderStats EpochRunner::stats() const {
     ps.worker_totals += cur.worker_totals;
     ps.worker_busy_ns += cur.worker_busy_ns;
     ps.one_off_segments += cur.one_off_segments;
+    ps.respawns += cur.respawns;
   }
   // Main-process stage time (num_workers 0, waits) is added once and kept.
   stats_.stage_ns += trace::take_totals();
@@ -309,6 +337,7 @@ LoaderStats EpochRunner::stats() const {
   s.stage_ns += ps.worker_totals;
   s.worker_busy_ns = ps.worker_busy_ns;
   s.one_off_segments = int64_t(ps.one_off_segments);
+  s.worker_respawns = int64_t(ps.respawns);
   return s;
 }
 

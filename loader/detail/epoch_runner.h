@@ -25,6 +25,11 @@ class EpochRunner {
 
   int64_t batches_per_epoch() const;
   void start_epoch(uint64_t epoch);
+  // The batches of the current epoch delivered so far (empty between epochs).
+  std::vector<int64_t> delivered_batches() const;
+  bool epoch_active() const { return active_; }
+  // The next start_epoch() treats these batches as already consumed.
+  void resume_after(std::vector<int64_t> consumed_batches) { resume_done_ = std::move(consumed_batches); }
   // The next batch of the current epoch; false when it is over.
   bool next(Batch& out);
   LoaderStats stats() const;
@@ -36,6 +41,7 @@ class EpochRunner {
   void ensure_pool();
   void stop_pool() noexcept;
   void submit_ready();
+  void mark_delivered(size_t batch);
   bool next_from_workers(Batch& out);
   bool next_in_process(Batch& out);
   Batch assemble(std::shared_ptr<void> owner, const std::byte* memory, size_t bytes, const BatchPayload& payload,
@@ -57,7 +63,10 @@ class EpochRunner {
   bool active_ = false;
   std::vector<std::vector<int64_t>> batches_;
   size_t next_submit_ = 0;
-  size_t next_yield_ = 0;
+  size_t next_yield_ = 0;        // the lowest batch not yet delivered
+  std::vector<char> delivered_;  // per batch: delivered (or skipped by a resume)
+  size_t delivered_count_ = 0;
+  std::vector<int64_t> resume_done_;  // batches a loaded state says are consumed
   uint64_t next_task_id_ = 1;
   std::unordered_map<uint64_t, size_t> task_batch_;  // in flight, this epoch
   std::map<size_t, workers::Completion> done_;       // arrived, not yet yielded

@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstring>
 #include <stdexcept>
 #include <thread>
@@ -35,6 +36,14 @@ void ScriptedDataset::get(SampleContext& ctx, SampleWriter& out) {
       case Misbehave::kKillSelf:
         kill(getpid(), SIGKILL);
         break;
+      case Misbehave::kKillSelfOnce: {
+        const std::string marker = marker_dir_ + "/killed-" + std::to_string(ctx.index);
+        if (access(marker.c_str(), F_OK) != 0) {
+          if (FILE* f = fopen(marker.c_str(), "w")) fclose(f);
+          kill(getpid(), SIGKILL);
+        }
+        break;
+      }
       case Misbehave::kHang:
         for (;;) pause();
       case Misbehave::kSleep50ms:

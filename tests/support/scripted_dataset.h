@@ -11,7 +11,9 @@
 
 namespace ferry::testing {
 
-enum class Misbehave { kThrow, kBadSample, kSegfault, kKillSelf, kHang, kSleep50ms };
+// kKillSelfOnce kills its worker the first time only (a marker file in
+// marker_dir remembers), like a transient fault.
+enum class Misbehave { kThrow, kBadSample, kSegfault, kKillSelf, kKillSelfOnce, kHang, kSleep50ms };
 
 class ScriptedDataset : public Dataset {
  public:
@@ -21,6 +23,10 @@ class ScriptedDataset : public Dataset {
   // Misbehave on `index`.
   ScriptedDataset& on(int64_t index, Misbehave what) {
     script_[index] = what;
+    return *this;
+  }
+  ScriptedDataset& marker_dir(std::string dir) {
+    marker_dir_ = std::move(dir);
     return *this;
   }
   // With a ragged "tokens" field (int32), sample i has tokens_for(i) tokens.
@@ -40,6 +46,7 @@ class ScriptedDataset : public Dataset {
   int64_t payload_bytes_;
   int64_t ragged_capacity_;
   std::map<int64_t, Misbehave> script_;
+  std::string marker_dir_ = "/tmp";
   int worker_id_ = -2;
 };
 

@@ -34,6 +34,7 @@ class WorkerSink final : public SlotSink {
     return {one_off_->data(), one_off_->size()};
   }
   size_t slot_bytes() const override { return setup_.slot_bytes; }
+  void note_item(int64_t item) override { __atomic_store_n(setup_.status, item, __ATOMIC_RELAXED); }
 
   std::optional<SharedSegment>& one_off() { return one_off_; }
 

@@ -19,6 +19,7 @@ struct WorkerSetup {
   std::byte* arena = nullptr;  // this worker's slots, already mapped
   size_t slot_bytes = 0;
   int num_slots = 0;
+  int64_t* status = nullptr;      // shared word: the item being produced
   std::vector<int> fds_to_close;  // the parent's fds this worker must drop
 };
 
