@@ -17,9 +17,8 @@ inline double triangle(double x) {
 
 // One output row's vertical pass: tmp[i] = sum_k w[k] * row_k[i] over n bytes.
 // Written as plain loops over contiguous memory so the compiler vectorizes them.
-// Built twice (AVX2 and baseline SSE2), picked at load time by an ifunc resolver.
-[[gnu::target_clones("avx2", "default")]] void vertical_pass(const uint8_t* r0, size_t stride, const float* w, int taps,
-                                                             size_t n, float* __restrict tmp) {
+[[gnu::always_inline]] inline void vertical_pass_body(const uint8_t* r0, size_t stride, const float* w, int taps,
+                                                      size_t n, float* __restrict tmp) {
   {
     const float w0 = w[0];
     for (size_t i = 0; i < n; ++i) tmp[i] = w0 * static_cast<float>(r0[i]);
@@ -37,6 +36,28 @@ inline double triangle(double x) {
     for (size_t i = 0; i < n; ++i) tmp[i] += wa * static_cast<float>(a[i]);
   }
 }
+
+void vertical_pass_baseline(const uint8_t* r0, size_t stride, const float* w, int taps, size_t n, float* tmp) {
+  vertical_pass_body(r0, stride, w, taps, n, tmp);
+}
+
+using VerticalPass = void (*)(const uint8_t*, size_t, const float*, int, size_t, float*);
+
+#if defined(__x86_64__)
+// The same loops compiled for AVX2 and picked at run time. (Not target_clones:
+// its ifunc resolver runs before ThreadSanitizer's runtime is up and crashes.)
+[[gnu::target("avx2")]] void vertical_pass_avx2(const uint8_t* r0, size_t stride, const float* w, int taps, size_t n,
+                                                float* tmp) {
+  vertical_pass_body(r0, stride, w, taps, n, tmp);
+}
+
+VerticalPass pick_vertical() {
+  static const VerticalPass pass = __builtin_cpu_supports("avx2") ? vertical_pass_avx2 : vertical_pass_baseline;
+  return pass;
+}
+#else
+VerticalPass pick_vertical() { return vertical_pass_baseline; }
+#endif
 
 typedef float v4f __attribute__((vector_size(16)));
 
@@ -243,14 +264,15 @@ void resample(const uint8_t* src, size_t stride, int src_channels, int x_origin,
   float* row = tmp + n + pad;
   std::fill(tmp + n, tmp + n + pad, 0.0f);
   const HorizontalPass horizontal = pick_horizontal(ax.max_count);
+  const VerticalPass vertical = pick_vertical();
   const v4f scale = {format.scale[0], format.scale[1], format.scale[2], 0};
   const v4f bias = {format.bias[0], format.bias[1], format.bias[2], 0};
   const uint8_t* base = src + static_cast<size_t>(ax.lo - x_origin) * c;
   const RowWriter writer = format.chw ? pick_writer<true>(format.dtype) : pick_writer<false>(format.dtype);
   for (int y = 0; y < ay.out_size; ++y) {
     const uint8_t* r0 = base + static_cast<size_t>(ay.first[static_cast<size_t>(y)] - y_origin) * stride;
-    vertical_pass(r0, stride, &ay.weights[static_cast<size_t>(y) * static_cast<size_t>(ay.max_taps)],
-                  ay.count[static_cast<size_t>(y)], n, tmp);
+    vertical(r0, stride, &ay.weights[static_cast<size_t>(y) * static_cast<size_t>(ay.max_taps)],
+             ay.count[static_cast<size_t>(y)], n, tmp);
     if (src_channels == 3) {
       horizontal(tmp, ax, scale, bias, row);
     } else {
