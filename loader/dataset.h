@@ -64,6 +64,14 @@ class SampleWriter {
   }
 };
 
+/// How to rebuild a dataset in another process (the spawn start method): a
+/// kind registered with register_dataset() (dataset_registry.h) and the
+/// arguments its factory takes. An empty kind means "fork only".
+struct DatasetSpec {
+  std::string kind;
+  std::string args;
+};
+
 /// A map-style dataset: `size()` samples addressed by index.
 ///
 /// Thread safety: `get` is called concurrently from several threads of one
@@ -84,6 +92,8 @@ class Dataset {
   virtual void open_in_worker(int /*worker_id*/) {}
   /// One line for reports, e.g. "ImageFolder(/data/train, 1000 classes)".
   virtual std::string describe() const { return "Dataset"; }
+  /// How a spawned worker rebuilds this dataset; {} when it cannot.
+  virtual DatasetSpec spec() const { return {}; }
 };
 
 }  // namespace ferry

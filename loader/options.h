@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "loader/sampler.h"
 
@@ -48,6 +49,12 @@ struct LoaderOptions {
   int max_respawns = 3;  ///< per epoch, with kRespawn; then WorkerCrashed
   StartMethod start_method = StartMethod::kAuto;
   int slots_per_worker = 0;  ///< batch slots per worker; 0 = prefetch_factor + 1
+  /// Spawn: the ferry-worker program. Empty: $FERRY_WORKER, then ferry-worker
+  /// beside this executable, then the one in ferry's build tree.
+  std::string worker_executable;
+  /// Spawn: shared libraries each worker loads (dlopen) before rebuilding the
+  /// dataset, so their static initializers can register_dataset() user kinds.
+  std::vector<std::string> plugins;
   /// Runs in each worker process before its first sample, with the worker id
   /// and a seed derived from (seed, worker id).
   std::function<void(int worker_id, uint64_t worker_seed)> worker_init;

@@ -1,7 +1,9 @@
 #include "workers/worker_pool.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/epoll.h>
 #include <sys/pidfd.h>
 #include <sys/socket.h>
@@ -17,6 +19,8 @@
 #include "workers/detail/messages.h"
 #include "workers/detail/wire.h"
 #include "workers/detail/worker_main.h"
+
+extern char** environ;
 
 namespace ferry::workers {
 
@@ -120,7 +124,9 @@ WorkerPool::WorkerPool(PoolOptions options, std::shared_ptr<Producer> producer)
     throw;
   }
   stats_.start_ns = trace::now_ns() - t0;
-  // Workers hold their own mappings now; the main side no longer needs the fds.
+  // Forked workers hold their own mappings now and a respawn inherits ours,
+  // so the fds can go; spawned workers receive the fd, so it stays.
+  if (options_.launch == Launch::kSpawn) return;
   for (auto& arena : slots_->arenas) {
     detail::unregister_parent_fd(arena.fd());
     arena.close_fd();
@@ -138,39 +144,33 @@ void WorkerPool::start_worker(int id) {
     w->busy_since_ns = workers_[size_t(id)]->busy_since_ns;
   }
   auto [main_end, worker_end] = Channel::make_pair();
-
-  detail::WorkerSetup setup;
-  setup.worker_id = id;
-  setup.parent_pid = getpid();
-  setup.name = options_.name_prefix + std::to_string(id);
-  setup.arena = slots_->arenas[static_cast<size_t>(id)].data();
-  setup.slot_bytes = options_.slot_bytes;
-  setup.num_slots = options_.slots_per_worker;
-  setup.status = reinterpret_cast<int64_t*>(setup.arena + options_.slot_bytes * size_t(options_.slots_per_worker));
-  *setup.status = -1;
-  setup.fds_to_close = detail::registered_parent_fds();
-  setup.fds_to_close.push_back(main_end.fd());
-
-  std::fflush(nullptr);  // or buffered output would be written twice
-  const pid_t pid = fork();
-  if (pid < 0) throw SystemError("fork(worker " + std::to_string(id) + ")", errno);
-  if (pid == 0) {
-    // The child: never returns, never unwinds into the parent's code.
-    try {
-      detail::run_worker(setup, std::move(worker_end), *producer_);
-    } catch (...) {
-    }
-    _exit(4);
-  }
+  *reinterpret_cast<int64_t*>(slots_->arenas[size_t(id)].data() +
+                              options_.slot_bytes * size_t(options_.slots_per_worker)) = -1;
+  const pid_t pid = options_.launch == Launch::kFork ? fork_worker(id, std::move(worker_end), main_end)
+                                                     : spawn_worker(id, std::move(worker_end));
   w->pid = pid;
-  worker_end.close();
   w->channel = std::move(main_end);
   register_fd(w->channel.fd());
   const int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
   if (pidfd < 0) {
+    const int err = errno;
     kill(pid, SIGKILL);
     waitpid(pid, nullptr, 0);
-    throw SystemError("pidfd_open(worker " + std::to_string(id) + ", pid " + std::to_string(pid) + ")", errno);
+    throw SystemError("pidfd_open(worker " + std::to_string(id) + ", pid " + std::to_string(pid) + ")", err);
+  }
+  if (options_.launch == Launch::kSpawn) {
+    // The fresh process maps the arena from its fd and learns who it is.
+    const SharedSegment& arena = slots_->arenas[size_t(id)];
+    ByteWriter msg;
+    msg.put(MsgType::kSetup);
+    msg.put<int32_t>(id);
+    msg.put<int32_t>(getpid());
+    msg.put_string(options_.name_prefix + std::to_string(id));
+    msg.put<uint64_t>(options_.slot_bytes);
+    msg.put<int32_t>(options_.slots_per_worker);
+    msg.put<uint64_t>(arena.size());
+    msg.put_bytes(options_.spawn_payload);
+    w->channel.send(msg.buffer(), arena.fd());  // a dead worker shows up on its pidfd
   }
   w->pidfd.reset(pidfd);
   register_fd(pidfd);
@@ -185,6 +185,56 @@ void WorkerPool::start_worker(int id) {
     workers_[size_t(id)] = std::move(w);
   else
     workers_.push_back(std::move(w));
+}
+
+pid_t WorkerPool::fork_worker(int id, Channel worker_end, const Channel& main_end) {
+  detail::WorkerSetup setup;
+  setup.worker_id = id;
+  setup.parent_pid = getpid();
+  setup.name = options_.name_prefix + std::to_string(id);
+  setup.arena = slots_->arenas[static_cast<size_t>(id)].data();
+  setup.slot_bytes = options_.slot_bytes;
+  setup.num_slots = options_.slots_per_worker;
+  setup.status = reinterpret_cast<int64_t*>(setup.arena + options_.slot_bytes * size_t(options_.slots_per_worker));
+  setup.fds_to_close = detail::registered_parent_fds();
+  setup.fds_to_close.push_back(main_end.fd());
+
+  std::fflush(nullptr);  // or buffered output would be written twice
+  const pid_t pid = fork();
+  if (pid < 0) throw SystemError("fork(worker " + std::to_string(id) + ")", errno);
+  if (pid == 0) {
+    // The child: never returns, never unwinds into the parent's code.
+    try {
+      detail::run_worker(setup, std::move(worker_end), *producer_);
+    } catch (...) {
+    }
+    _exit(4);
+  }
+  return pid;
+}
+
+pid_t WorkerPool::spawn_worker(int id, Channel worker_end) {
+  if (options_.spawn_executable.empty())
+    throw InvalidOption("ferry: the spawn start method needs the worker executable (ferry-worker); none was found");
+  // fd 3 in the child is its channel; every other fd of ours is close-on-exec.
+  UniqueFd moved(fcntl(worker_end.fd(), F_DUPFD_CLOEXEC, 10));
+  if (!moved.valid()) throw SystemError("fcntl(F_DUPFD_CLOEXEC)", errno);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, moved.get(), 3);
+  std::string fd_arg = "--ferry-worker-fd=3";
+  std::string name_arg = "--ferry-worker-name=" + options_.name_prefix + std::to_string(id);
+  char* argv[] = {const_cast<char*>(options_.spawn_executable.c_str()), fd_arg.data(), name_arg.data(), nullptr};
+  pid_t pid = -1;
+  const int err = posix_spawn(&pid, options_.spawn_executable.c_str(), &actions, nullptr, argv, environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (err != 0) {
+    throw SystemError("posix_spawn(" + options_.spawn_executable + ") for worker " + std::to_string(id) +
+                          "; check that the ferry-worker executable exists and is executable (LoaderOptions::"
+                          "worker_executable or FERRY_WORKER)",
+                      err);
+  }
+  return pid;
 }
 
 void WorkerPool::await_ready() {

@@ -35,6 +35,13 @@
 
 namespace ferry::workers {
 
+/// How worker processes come to be.
+enum class Launch : uint8_t {
+  kFork,  ///< fork(): the worker is a copy of this process (Producer included)
+  kSpawn  ///< posix_spawn(spawn_executable): a fresh process that rebuilds its
+          ///< Producer from spawn_payload (see spawned_worker.h)
+};
+
 struct PoolOptions {
   int num_workers = 1;                              ///< worker processes, >= 1
   int prefetch_factor = 2;                          ///< tasks in flight per worker, >= 1
@@ -47,6 +54,9 @@ struct PoolOptions {
   /// Replace a worker that dies and re-run its tasks, instead of raising
   /// WorkerCrashed; at most max_respawns times until reset_respawn_budget().
   bool respawn = false;
+  Launch launch = Launch::kFork;
+  std::string spawn_executable;          ///< kSpawn: the worker program
+  std::vector<std::byte> spawn_payload;  ///< kSpawn: given to its ProducerFactory
   int max_respawns = 3;
   /// Called when a wait is interrupted by a signal (EINTR); may throw to
   /// abandon the wait (e.g. a Python binding checking for KeyboardInterrupt).
@@ -134,6 +144,8 @@ class WorkerPool {
  private:
   struct Worker;
   void start_worker(int id);
+  pid_t fork_worker(int id, Channel worker_end, const Channel& main_end);
+  pid_t spawn_worker(int id, Channel worker_end);
   void await_ready();
   void read_messages(Worker& w);
   void handle_message(Worker& w, std::span<const std::byte> message, UniqueFd fd);

@@ -1,10 +1,12 @@
 #include "loader/detail/epoch_runner.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <mutex>
 
 #include "base/error.h"
+#include "loader/detail/spawn_payload.h"
 
 namespace ferry::detail {
 
@@ -113,11 +115,50 @@ void EpochRunner::ensure_pool() {
   po.timeout = options_.timeout;
   po.on_interrupt = options_.on_interrupt;
   po.respawn = options_.on_worker_failure == OnWorkerFailure::kRespawn;
+  choose_launch(po);
   po.max_respawns = options_.max_respawns;
   pool_ = std::make_unique<workers::WorkerPool>(po, std::make_shared<DatasetProducer>(filler_));
   pool_->reset_respawn_budget();
   stats_.worker_start_ns = pool_->stats().start_ns;
   ++stats_.worker_starts;
+}
+
+void EpochRunner::choose_launch(workers::PoolOptions& po) {
+  // fork copies only the calling thread: locks other threads hold (malloc,
+  // CUDA, a logging library) stay locked forever in the child.
+  const int threads = count_threads();
+  const DatasetSpec spec = dataset_->spec();
+  StartMethod method = options_.start_method;
+  if (method == StartMethod::kAuto) {
+    method = threads > 1 && !spec.kind.empty() ? StartMethod::kSpawn : StartMethod::kFork;
+    if (threads > 1 && spec.kind.empty() && !warned_unsafe_fork_) {
+      warned_unsafe_fork_ = true;
+      std::fprintf(stderr,
+                   "ferry: warning: forking workers from a process with %d threads, because dataset %s cannot be "
+                   "rebuilt in a spawned worker (it has no spec()). Create the loader before starting threads, or "
+                   "make the dataset spawnable.\n",
+                   threads, dataset_->describe().c_str());
+    }
+  } else if (method == StartMethod::kFork && threads > 1) {
+    throw InvalidOption("ferry: start_method=fork is unsafe here: this process runs " + std::to_string(threads) +
+                        " threads, and a forked child keeps only one (locks held by the others stay locked). "
+                        "Use start_method=spawn (or auto), or create the loader before starting threads.");
+  }
+  if (method == StartMethod::kSpawn) {
+    if (spec.kind.empty())
+      throw InvalidOption("ferry: start_method=spawn needs a dataset that can be rebuilt in a fresh process, but " +
+                          dataset_->describe() +
+                          " has no spec(). Use open_image_dataset/open_raw_dataset, or implement Dataset::spec() "
+                          "and register its kind (dataset_registry.h).");
+    if (options_.worker_init)
+      throw InvalidOption(
+          "ferry: worker_init is a C++ callback of this process and cannot run in a spawned "
+          "worker; do that set-up in the dataset's open_in_worker() instead.");
+    po.launch = workers::Launch::kSpawn;
+    po.spawn_executable = find_worker_executable(options_.worker_executable);
+    po.spawn_payload = encode_spawn_payload(spec, filler_->layout().schema(), options_);
+  }
+  stats_.start_method = method == StartMethod::kSpawn ? "spawn" : "fork";
 }
 
 void EpochRunner::stop_pool() noexcept {

@@ -39,6 +39,7 @@ class EpochRunner {
 
  private:
   void ensure_pool();
+  void choose_launch(workers::PoolOptions& po);
   void stop_pool() noexcept;
   void submit_ready();
   void mark_delivered(size_t batch);
@@ -57,6 +58,7 @@ class EpochRunner {
   std::unique_ptr<workers::WorkerPool> pool_;
   std::shared_ptr<LocalSlots> local_;
   bool local_started_ = false;
+  bool warned_unsafe_fork_ = false;
 
   // The current epoch.
   uint64_t epoch_ = 0;

@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <sstream>
 #include <stdexcept>
 #include <thread>
 
@@ -62,6 +63,28 @@ void ScriptedDataset::get(SampleContext& ctx, SampleWriter& out) {
     auto* t = static_cast<int32_t*>(out.ragged(4, n));
     for (int64_t i = 0; i < n; ++i) t[i] = static_cast<int32_t>(ctx.index * 100 + i);
   }
+}
+
+DatasetSpec ScriptedDataset::spec() const {
+  if (!spawnable_) return {};
+  std::ostringstream o;
+  o << size_ << " " << payload_bytes_ << " " << ragged_capacity_ << " " << marker_dir_;
+  for (const auto& [index, what] : script_) o << " " << index << ":" << int(what);
+  return {"scripted", o.str()};
+}
+
+std::shared_ptr<ScriptedDataset> ScriptedDataset::from_args(const std::string& args) {
+  std::istringstream in(args);
+  int64_t size = 0, payload = 0, ragged = 0;
+  std::string marker;
+  in >> size >> payload >> ragged >> marker;
+  auto ds = std::make_shared<ScriptedDataset>(size, payload, ragged);
+  ds->marker_dir(marker).spawnable();
+  for (std::string item; in >> item;) {
+    const auto colon = item.find(':');
+    ds->on(std::stoll(item.substr(0, colon)), static_cast<Misbehave>(std::stoi(item.substr(colon + 1))));
+  }
+  return ds;
 }
 
 }  // namespace ferry::testing

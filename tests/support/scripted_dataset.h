@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 
 #include "loader/dataset.h"
@@ -37,6 +38,14 @@ class ScriptedDataset : public Dataset {
   void get(SampleContext& ctx, SampleWriter& out) override;
   void open_in_worker(int worker_id) override { worker_id_ = worker_id; }
   std::string describe() const override { return "ScriptedDataset(" + std::to_string(size_) + ")"; }
+  // Spawnable once made so: the worker rebuilds it from spec() through the
+  // "scripted" kind that libferry_scripted_plugin.so registers.
+  ScriptedDataset& spawnable() {
+    spawnable_ = true;
+    return *this;
+  }
+  DatasetSpec spec() const override;
+  static std::shared_ptr<ScriptedDataset> from_args(const std::string& args);
 
   // Set by a worker_init hook in tests; written into the "init" field.
   static inline int64_t init_mark = 0;
@@ -47,6 +56,7 @@ class ScriptedDataset : public Dataset {
   int64_t ragged_capacity_;
   std::map<int64_t, Misbehave> script_;
   std::string marker_dir_ = "/tmp";
+  bool spawnable_ = false;
   int worker_id_ = -2;
 };
 

@@ -1,0 +1,165 @@
+// The spawn start method: fresh worker processes that rebuild the pipeline
+// from its spec, safe where fork is not (a process with threads).
+#include <gtest/gtest.h>
+
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "base/error.h"
+#include "loader/data_loader.h"
+#include "tests/support/process_census.h"
+#include "tests/support/scripted_dataset.h"
+
+namespace ferry {
+namespace {
+
+using testing::Misbehave;
+using testing::ScriptedDataset;
+
+LoaderOptions spawn_options(int workers) {
+  LoaderOptions o;
+  o.batch_size = 5;
+  o.num_workers = workers;
+  o.shuffle = true;
+  o.seed = 5;
+  o.start_method = StartMethod::kSpawn;
+  o.plugins = {FERRY_TEST_PLUGIN};
+  return o;
+}
+
+std::vector<std::vector<uint8_t>> epoch_bytes(DataLoader& loader) {
+  std::vector<std::vector<uint8_t>> out;
+  for (auto& b : loader) {
+    std::vector<uint8_t> bytes;
+    for (const auto& f : b.fields()) {
+      auto* p = static_cast<const uint8_t*>(f.values.data);
+      bytes.insert(bytes.end(), p, p + f.values.nbytes());
+    }
+    out.push_back(std::move(bytes));
+  }
+  return out;
+}
+
+// A thread parked until the end of the scope, like a training process's own.
+class ExtraThread {
+ public:
+  ExtraThread()
+      : thread_([this] {
+          std::unique_lock lock(mutex_);
+          cv_.wait(lock, [this] { return done_; });
+        }) {}
+  ~ExtraThread() {
+    {
+      std::lock_guard lock(mutex_);
+      done_ = true;
+    }
+    cv_.notify_one();
+    thread_.join();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::thread thread_;
+};
+
+TEST(Spawn, SpawnedAndForkedWorkersGiveIdenticalBatches) {
+  const auto before = testing::take_census();
+  {
+    auto ds = std::make_shared<ScriptedDataset>(33, 40, 6);
+    ds->spawnable();
+    LoaderOptions o = spawn_options(2);
+    DataLoader spawned(ds, o);
+    o.start_method = StartMethod::kFork;
+    DataLoader forked(ds, o);
+    EXPECT_EQ(epoch_bytes(spawned), epoch_bytes(forked));
+    EXPECT_EQ(spawned.stats().start_method, "spawn");
+    EXPECT_EQ(forked.stats().start_method, "fork");
+  }
+  EXPECT_EQ(testing::wait_until_clean(before), "");
+}
+
+TEST(Spawn, AutoSpawnsFromAProcessThatRunsOtherThreads) {
+  auto ds = std::make_shared<ScriptedDataset>(20);
+  ds->spawnable();
+  LoaderOptions o = spawn_options(2);
+  o.start_method = StartMethod::kAuto;
+  ExtraThread busy;
+  DataLoader loader(ds, o);
+  EXPECT_EQ(epoch_bytes(loader).size(), 4u);
+  EXPECT_EQ(loader.stats().start_method, "spawn");
+}
+
+TEST(Spawn, UnsafeForkIsRefusedWithTheReasonAndTheAlternative) {
+  auto ds = std::make_shared<ScriptedDataset>(20);
+  LoaderOptions o = spawn_options(2);
+  o.start_method = StartMethod::kFork;
+  ExtraThread busy;
+  DataLoader loader(ds, o);
+  try {
+    epoch_bytes(loader);
+    FAIL() << "forked from a multi-threaded process";
+  } catch (const InvalidOption& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("start_method=fork is unsafe here"), std::string::npos) << what;
+    EXPECT_NE(what.find("Use start_method=spawn"), std::string::npos) << what;
+  }
+}
+
+TEST(Spawn, ADatasetWithoutSpecIsRefusedNamingTheFix) {
+  auto ds = std::make_shared<ScriptedDataset>(20);  // not spawnable
+  DataLoader loader(ds, spawn_options(1));
+  try {
+    epoch_bytes(loader);
+    FAIL() << "spawned a dataset it cannot rebuild";
+  } catch (const InvalidOption& e) {
+    EXPECT_NE(std::string(e.what()).find("implement Dataset::spec()"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Spawn, AMissingPluginFailsTheStartWithTheLoaderMessage) {
+  auto ds = std::make_shared<ScriptedDataset>(20);
+  ds->spawnable();
+  LoaderOptions o = spawn_options(1);
+  o.plugins = {"/nonexistent/libplugin.so"};
+  DataLoader loader(ds, o);
+  try {
+    epoch_bytes(loader);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("loading plugin /nonexistent/libplugin.so failed"), std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(Spawn, SpawnedWorkerCrashIsReportedAndRespawnKeepsTheEpochExact) {
+  const auto before = testing::take_census();
+  {
+    auto ds = std::make_shared<ScriptedDataset>(30);
+    ds->spawnable().on(12, Misbehave::kKillSelf);
+    DataLoader loader(ds, spawn_options(2));
+    EXPECT_THROW(epoch_bytes(loader), WorkerCrashed);
+  }
+  {
+    char tmpl[] = "/tmp/ferry-spawn-XXXXXX";
+    const std::string dir = mkdtemp(tmpl);
+    auto clean = std::make_shared<ScriptedDataset>(30);
+    clean->spawnable();
+    auto faulty = std::make_shared<ScriptedDataset>(30);
+    faulty->spawnable().marker_dir(dir).on(12, Misbehave::kKillSelfOnce);
+    LoaderOptions o = spawn_options(2);
+    DataLoader reference(clean, o);
+    o.on_worker_failure = OnWorkerFailure::kRespawn;
+    DataLoader loader(faulty, o);
+    EXPECT_EQ(epoch_bytes(loader), epoch_bytes(reference));
+    EXPECT_EQ(loader.stats().worker_respawns, 1);
+    std::string cleanup = "rm -rf " + dir;
+    EXPECT_EQ(std::system(cleanup.c_str()), 0);
+  }
+  EXPECT_EQ(testing::wait_until_clean(before), "");
+}
+
+}  // namespace
+}  // namespace ferry
