@@ -1,0 +1,438 @@
+#include "python/src/loader.h"
+
+#include <pybind11/stl.h>
+
+#include <chrono>
+#include <cmath>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+
+#include "base/error.h"
+#include "loader/data_loader.h"
+#include "loader/datasets/image_dataset.h"
+#include "loader/datasets/image_folder.h"
+#include "loader/datasets/open_source.h"
+#include "loader/datasets/raw_bytes_dataset.h"
+#include "loader/samplers/distributed_sampler.h"
+#include "python/src/tensor.h"
+#include "transforms/image_pipeline.h"
+
+namespace py = pybind11;
+
+namespace ferry::python {
+
+namespace {
+
+/// A dataset as Python holds it: the C++ Dataset plus, when it has one, the
+/// SampleSource under it (for path() and label()).
+struct PyDataset {
+  std::shared_ptr<Dataset> dataset;
+  std::shared_ptr<SampleSource> source;
+};
+
+PyDataset make_dataset(std::shared_ptr<SampleSource> source, const std::string& pipeline, int size) {
+  PyDataset d;
+  d.source = source;
+  if (pipeline == "raw")
+    d.dataset = std::make_shared<RawBytesDataset>(std::move(source));
+  else
+    d.dataset = std::make_shared<ImageDataset>(std::move(source), transforms::PipelineSpec::named(pipeline, size));
+  return d;
+}
+
+py::list schema_list(const Schema& schema) {
+  py::list out;
+  for (const FieldSpec& f : schema) {
+    py::dict d;
+    d["name"] = f.name;
+    d["dtype"] = std::string(dtype_name(f.dtype));
+    d["shape"] = py::tuple(py::cast(f.shape));
+    d["ragged"] = f.ragged;
+    out.append(d);
+  }
+  return out;
+}
+
+/// Thrown by on_interrupt when a Python signal handler raised: the Python
+/// error stays set in this thread and is re-raised once the loader is safe.
+struct InterruptedWait {};
+
+OnBadSample parse_bad_sample(const std::string& s) {
+  if (s == "error") return OnBadSample::kError;
+  if (s == "skip") return OnBadSample::kSkip;
+  if (s == "substitute") return OnBadSample::kSubstitute;
+  throw InvalidOption("ferry: on_bad_sample must be 'error', 'skip' or 'substitute', got '" + s + "'");
+}
+
+OnWorkerFailure parse_worker_failure(const std::string& s) {
+  if (s == "error") return OnWorkerFailure::kError;
+  if (s == "respawn") return OnWorkerFailure::kRespawn;
+  throw InvalidOption("ferry: on_worker_failure must be 'error' or 'respawn', got '" + s + "'");
+}
+
+// state()/load_state() arrived in the C++ loader after this binding was
+// written; use them when present, else fall back to the epoch alone.
+template <class L>
+void put_native_state(const L& loader, py::dict& d) {
+  if constexpr (requires(const L& l) { l.state().serialize(); }) {
+    const auto s = loader.state();
+    d["epoch"] = s.epoch;
+    d["state"] = s.serialize();
+  }
+}
+
+template <class L>
+bool load_native_state(L& loader, const py::dict& d) {
+  if constexpr (requires(L& l) { l.load_state(decltype(l.state())::parse(std::string())); }) {
+    if (d.contains("state")) {
+      loader.load_state(decltype(loader.state())::parse(d["state"].cast<std::string>()));
+      return true;
+    }
+  }
+  return false;
+}
+
+class PyLoader {
+ public:
+  PyLoader(PyDataset dataset, LoaderOptions options) : dataset_(std::move(dataset)), options_(std::move(options)) {
+    options_.on_interrupt = [] {
+      py::gil_scoped_acquire gil;
+      if (PyErr_CheckSignals() != 0) throw InterruptedWait{};
+    };
+    loader_ = std::make_unique<DataLoader>(dataset_.dataset, options_);
+  }
+
+  ~PyLoader() {
+    py::gil_scoped_release nogil;  // shutdown waits for workers (bounded)
+    loader_.reset();
+  }
+
+  int64_t size() const { return loader_->size(); }
+
+  /// Starts the next epoch; the returned token identifies its iterator.
+  uint64_t start_epoch() {
+    auto lock = take("iter()");
+    warn_if_threads();
+    {
+      py::gil_scoped_release nogil;
+      loader_->start_epoch();
+    }
+    current_epoch_ = loader_->next_epoch() - 1;
+    running_ = true;
+    delivered_ = 0;
+    return ++token_;
+  }
+
+  py::dict next(uint64_t token) {
+    auto lock = take("next()");
+    if (token != token_)
+      throw std::runtime_error("ferry: this iterator's epoch was ended by a later iter(loader); "
+                               "use one iterator at a time per DataLoader");
+    if (!running_) throw py::stop_iteration();
+    Batch batch;
+    bool got = false;
+    try {
+      py::gil_scoped_release nogil;
+      got = loader_->next(batch);
+    } catch (const InterruptedWait&) {
+      py::error_already_set err;  // KeyboardInterrupt (or what the handler raised)
+      running_ = false;
+      restart();
+      throw err;
+    } catch (...) {
+      running_ = false;  // the C++ loader ends the epoch after an error
+      throw;
+    }
+    if (!got) {
+      running_ = false;
+      throw py::stop_iteration();
+    }
+    ++delivered_;
+    return batch_to_dict(batch);
+  }
+
+  void set_epoch(uint64_t epoch) {
+    auto lock = take("set_epoch()");
+    loader_->set_epoch(epoch);
+  }
+  uint64_t next_epoch() const { return loader_->next_epoch(); }
+
+  py::dict state_dict() {
+    auto lock = take("state_dict()");
+    py::dict d;
+    d["epoch"] = running_ ? current_epoch_ : loader_->next_epoch();
+    d["batches_delivered"] = running_ ? delivered_ : 0;
+    d["seed"] = options_.seed;
+    d["batch_size"] = options_.batch_size;
+    put_native_state(*loader_, d);
+    return d;
+  }
+
+  void load_state_dict(const py::dict& d) {
+    auto lock = take("load_state_dict()");
+    if (d.contains("seed") && d["seed"].cast<uint64_t>() != options_.seed)
+      throw InvalidOption("ferry: load_state_dict: the state was saved with seed " +
+                          std::to_string(d["seed"].cast<uint64_t>()) + ", this loader has seed " +
+                          std::to_string(options_.seed));
+    if (d.contains("batch_size") && d["batch_size"].cast<int64_t>() != options_.batch_size)
+      throw InvalidOption("ferry: load_state_dict: the state was saved with batch_size " +
+                          std::to_string(d["batch_size"].cast<int64_t>()) + ", this loader has batch_size " +
+                          std::to_string(options_.batch_size));
+    if (!load_native_state(*loader_, d)) {
+      if (!d.contains("epoch")) throw InvalidOption("ferry: load_state_dict: no 'epoch' in the state");
+      loader_->set_epoch(d["epoch"].cast<uint64_t>());
+    }
+    running_ = false;
+  }
+
+  py::dict stats() {
+    auto lock = take("stats()");
+    const LoaderStats s = loader_->stats();
+    py::dict d;
+    d["batches"] = s.batches;
+    d["samples"] = s.samples;
+    d["skipped_samples"] = s.skipped_samples;
+    d["substituted_samples"] = s.substituted_samples;
+    d["decode_warnings"] = s.decode_warnings;
+    d["bad_sample_messages"] = s.bad_sample_messages;
+    d["consumer_wait_s"] = double(s.consumer_wait_ns) * 1e-9;
+    d["worker_busy_s"] = double(s.worker_busy_ns) * 1e-9;
+    d["worker_start_s"] = double(s.worker_start_ns) * 1e-9;
+    d["worker_starts"] = s.worker_starts;
+    d["one_off_segments"] = s.one_off_segments;
+    py::dict stages;
+    for (size_t i = 0; i < trace::kStageCount; ++i)
+      stages[py::str(std::string(trace::stage_name(trace::Stage(i))))] = double(s.stage_ns.ns[i]) * 1e-9;
+    d["stage_s"] = stages;
+    d["batch_latency_s"] = [&] {
+      py::list l;
+      for (uint64_t ns : s.batch_latency_ns) l.append(double(ns) * 1e-9);
+      return l;
+    }();
+    return d;
+  }
+
+  std::string describe() {
+    auto lock = take("describe()");
+    return loader_->describe();
+  }
+  std::vector<int> worker_pids() {
+    auto lock = take("worker_pids()");
+    return loader_->worker_pids();
+  }
+  size_t slot_bytes() const { return loader_->slot_bytes(); }
+
+  /// Stops the workers now; the next iter() starts fresh ones.
+  void close() {
+    auto lock = take("close()");
+    running_ = false;
+    restart();
+  }
+
+  const PyDataset& dataset() const { return dataset_; }
+  const LoaderOptions& options() const { return options_; }
+
+ private:
+  // One thread at a time: next() runs without the GIL, so a second Python
+  // thread could otherwise enter the loader while the first waits.
+  std::unique_lock<std::mutex> take(const char* what) {
+    std::unique_lock<std::mutex> lock(mutex_, std::try_to_lock);
+    if (!lock.owns_lock())
+      throw std::runtime_error(std::string("ferry: DataLoader.") + what +
+                               " called while another thread is inside this loader; use a loader from one "
+                               "thread at a time");
+    return lock;
+  }
+
+  // Replaces the C++ loader with a fresh one (same options, same next epoch):
+  // the old one's destructor stops its workers (bounded, no child left).
+  void restart() {
+    const uint64_t epoch = loader_->next_epoch();
+    {
+      py::gil_scoped_release nogil;
+      loader_.reset();
+    }
+    loader_ = std::make_unique<DataLoader>(dataset_.dataset, options_);
+    loader_->set_epoch(epoch);
+  }
+
+  // Workers are forked from this process; fork copies only the calling
+  // thread, so a lock another Python thread holds stays locked in the child.
+  // Workers run no Python, which keeps this safe in practice; say so once.
+  void warn_if_threads() {
+    if (warned_threads_ || options_.num_workers == 0) return;
+    const int n = py::module_::import("threading").attr("active_count")().cast<int>();
+    if (n <= 1) return;
+    warned_threads_ = true;
+    PyErr_WarnEx(PyExc_RuntimeWarning,
+                 ("ferry: forking worker processes while " + std::to_string(n) +
+                  " Python threads run; the workers run no Python code, but C libraries used by "
+                  "other threads may leave locks held in the children. Start the loader's first "
+                  "epoch before other threads, or use persistent_workers=True.")
+                     .c_str(),
+                 1);
+  }
+
+  PyDataset dataset_;
+  LoaderOptions options_;
+  std::unique_ptr<DataLoader> loader_;
+  std::mutex mutex_;
+  uint64_t token_ = 0;
+  bool running_ = false;
+  uint64_t current_epoch_ = 0;
+  int64_t delivered_ = 0;
+  bool warned_threads_ = false;
+};
+
+struct EpochIterator {
+  py::object loader;  // keeps the PyLoader alive
+  uint64_t token;
+};
+
+std::unique_ptr<PyLoader> make_loader(const PyDataset& dataset, int64_t batch_size, bool shuffle, int num_workers,
+                                      py::object prefetch_factor, bool persistent_workers, bool drop_last,
+                                      bool pin_memory, double timeout, bool in_order, uint64_t seed,
+                                      int threads_per_worker, const std::string& on_bad_sample,
+                                      const std::string& on_worker_failure, py::object rank, py::object world_size) {
+  if (pin_memory)
+    throw InvalidOption(
+        "ferry: pin_memory=True is not available from Python yet: the module has no CUDA stage wired in. "
+        "Use pin_memory=False and move batches with torch.from_dlpack(x).to('cuda', non_blocking=True)");
+  if (!(timeout >= 0) || !std::isfinite(timeout))
+    throw InvalidOption("ferry: timeout must be a finite number of seconds >= 0 (0 = none), got " +
+                        std::to_string(timeout));
+  LoaderOptions o;
+  o.batch_size = batch_size;
+  o.shuffle = shuffle;
+  o.num_workers = num_workers;
+  o.prefetch_factor = prefetch_factor.is_none() ? 2 : prefetch_factor.cast<int>();
+  o.persistent_workers = persistent_workers;
+  o.drop_last = drop_last;
+  o.timeout = std::chrono::milliseconds(int64_t(std::ceil(timeout * 1000.0)));
+  o.in_order = in_order;
+  o.seed = seed;
+  o.threads_per_worker = threads_per_worker;
+  o.on_bad_sample = parse_bad_sample(on_bad_sample);
+  o.on_worker_failure = parse_worker_failure(on_worker_failure);
+  if (!world_size.is_none() || !rank.is_none()) {
+    if (world_size.is_none() || rank.is_none())
+      throw InvalidOption("ferry: pass both rank and world_size (or neither)");
+    std::shared_ptr<const Sampler> inner;
+    if (shuffle)
+      inner = std::make_shared<RandomSampler>(seed);
+    else
+      inner = std::make_shared<SequentialSampler>();
+    o.sampler = std::make_shared<DistributedSampler>(inner, rank.cast<int>(), world_size.cast<int>(),
+                                                     drop_last ? Tail::kDrop : Tail::kPad);
+  }
+  return std::make_unique<PyLoader>(dataset, std::move(o));
+}
+
+}  // namespace
+
+void bind_loader(py::module_& m) {
+  py::class_<PyDataset>(m, "Dataset",
+                        "A C++ dataset: encoded samples from a source, decoded by a named pipeline.\n"
+                        "Build one with ferry.ImageFolder(...) or ferry.open_dataset(...).")
+      .def("__len__", [](const PyDataset& d) { return d.dataset->size(); })
+      .def("describe", [](const PyDataset& d) { return d.dataset->describe(); })
+      .def_property_readonly("schema", [](const PyDataset& d) { return schema_list(d.dataset->schema()); })
+      .def_property_readonly("num_classes", [](const PyDataset& d) { return d.source ? d.source->num_classes() : 0; })
+      .def_property_readonly("classes",
+                             [](const PyDataset& d) -> py::object {
+                               auto folder = std::dynamic_pointer_cast<ImageFolder>(d.source);
+                               if (!folder) return py::none();
+                               return py::cast(folder->classes());
+                             })
+      .def(
+          "path",
+          [](const PyDataset& d, int64_t i) {
+            if (i < 0 || i >= d.source->size()) throw py::index_error("ferry: sample index out of range");
+            return d.source->path(i);
+          },
+          py::arg("index"))
+      .def(
+          "label",
+          [](const PyDataset& d, int64_t i) {
+            if (i < 0 || i >= d.source->size()) throw py::index_error("ferry: sample index out of range");
+            return d.source->label(i);
+          },
+          py::arg("index"))
+      .def("__repr__", [](const PyDataset& d) { return "ferry.Dataset(" + d.dataset->describe() + ")"; });
+
+  m.def(
+      "ImageFolder",
+      [](const std::string& root, const std::string& pipeline, int size) {
+        std::shared_ptr<SampleSource> source;
+        {
+          py::gil_scoped_release nogil;  // indexing a large tree takes a while
+          source = std::make_shared<ImageFolder>(root);
+        }
+        return make_dataset(std::move(source), pipeline, size);
+      },
+      py::arg("root"), py::arg("pipeline") = "train", py::arg("size") = 224,
+      "root/<class>/<file> as torchvision's ImageFolder, decoded by `pipeline`:\n"
+      "'train', 'val', 'train_u8', 'val_u8', 'decode' (see transforms/image_pipeline.h),\n"
+      "or 'raw' for the encoded bytes (a ragged 'bytes' field). Fields: image (or bytes), label.");
+
+  m.def(
+      "open_dataset",
+      [](const std::string& spec, const std::string& pipeline, int size) {
+        std::shared_ptr<SampleSource> source;
+        {
+          py::gil_scoped_release nogil;
+          source = open_source(spec);
+        }
+        return make_dataset(std::move(source), pipeline, size);
+      },
+      py::arg("spec"), py::arg("pipeline") = "train", py::arg("size") = 224,
+      "A dataset from one string: a folder (ImageFolder), a .csv/.tsv file list (path,label),\n"
+      "a .tar shard or brace pattern (train-{000..099}.tar), or a .ferry packed file.");
+
+  py::class_<EpochIterator>(m, "_EpochIterator")
+      .def("__iter__", [](py::object self) { return self; })
+      .def("__next__",
+           [](EpochIterator& it) { return it.loader.cast<PyLoader&>().next(it.token); })
+      .def("__len__", [](EpochIterator& it) { return it.loader.cast<PyLoader&>().size(); });
+
+  py::class_<PyLoader>(m, "DataLoader",
+                       "Batches from a ferry.Dataset, produced by worker processes into shared memory.\n\n"
+                       "Each iter() runs one epoch (the epoch number advances by itself; set_epoch()\n"
+                       "overrides it). A batch is a dict {field: ferry.Tensor | ferry.RaggedTensor};\n"
+                       "fields are DLPack producers, taken without copies by torch/numpy/jax.\n"
+                       "Use a loader from one thread at a time.")
+      .def(py::init(&make_loader), py::arg("dataset"), py::kw_only(), py::arg("batch_size") = 1,
+           py::arg("shuffle") = false, py::arg("num_workers") = 0, py::arg("prefetch_factor") = py::none(),
+           py::arg("persistent_workers") = false, py::arg("drop_last") = false, py::arg("pin_memory") = false,
+           py::arg("timeout") = 0.0, py::arg("in_order") = true, py::arg("seed") = 0,
+           py::arg("threads_per_worker") = 1, py::arg("on_bad_sample") = "error",
+           py::arg("on_worker_failure") = "error", py::arg("rank") = py::none(),
+           py::arg("world_size") = py::none())
+      .def("__len__", &PyLoader::size)
+      .def("__iter__",
+           [](py::object self) {
+             const uint64_t token = self.cast<PyLoader&>().start_epoch();
+             return EpochIterator{self, token};
+           })
+      .def("set_epoch", &PyLoader::set_epoch, py::arg("epoch"), "The epoch the next iter() runs.")
+      .def_property_readonly("next_epoch", &PyLoader::next_epoch)
+      .def("state_dict", &PyLoader::state_dict,
+           "Where the loader is: {'epoch', ...}; mid-epoch it names the running epoch.")
+      .def("load_state_dict", &PyLoader::load_state_dict, py::arg("state"))
+      .def("stats", &PyLoader::stats, "Counters and stage times (seconds) as a dict.")
+      .def("describe", &PyLoader::describe)
+      .def("worker_pids", &PyLoader::worker_pids, "Pids of the running worker processes.")
+      .def_property_readonly("slot_bytes", &PyLoader::slot_bytes)
+      .def("close", &PyLoader::close, "Stops the workers now; a later iter() starts new ones.")
+      .def("__enter__", [](py::object self) { return self; })
+      .def("__exit__", [](PyLoader& l, py::args) { l.close(); })
+      .def_property_readonly("dataset", [](const PyLoader& l) { return l.dataset(); })
+      .def_property_readonly("batch_size", [](const PyLoader& l) { return l.options().batch_size; })
+      .def_property_readonly("num_workers", [](const PyLoader& l) { return l.options().num_workers; })
+      .def_property_readonly("seed", [](const PyLoader& l) { return l.options().seed; })
+      .def("__repr__", [](PyLoader& l) { return "ferry.DataLoader(\n" + l.describe() + ")"; });
+}
+
+}  // namespace ferry::python

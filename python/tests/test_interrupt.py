@@ -1,0 +1,85 @@
+"""Ctrl-C during iteration, and other Python threads while the loader waits."""
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import pytest
+
+import ferry
+
+from conftest import assert_gone
+from test_errors import fifo_list
+
+
+def test_sigint_while_waiting_raises_keyboard_interrupt_and_stops_workers(tmp_path, image_folder):
+    lst, _ = fifo_list(tmp_path, image_folder)
+    ds = ferry.open_dataset(str(lst), pipeline="val", size=16)
+    loader = ferry.DataLoader(ds, batch_size=2, num_workers=2)
+    it = iter(loader)
+    next(it)  # the workers run; batch 1 waits forever on the FIFO
+    pids = loader.worker_pids()
+    assert len(pids) == 2
+    main = threading.main_thread().ident
+    timer = threading.Timer(0.3, signal.pthread_kill, (main, signal.SIGINT))
+    timer.start()
+    t0 = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        for _ in it:
+            pass
+    timer.join()
+    assert time.monotonic() - t0 < 10
+    assert loader.worker_pids() == []
+    assert_gone(pids)
+    with pytest.raises(StopIteration):  # that epoch is over
+        next(it)
+
+
+def test_ctrl_c_in_a_training_script_exits_with_no_child_left(tmp_path, image_folder):
+    lst, _ = fifo_list(tmp_path, image_folder)
+    script = tmp_path / "train.py"
+    script.write_text(textwrap.dedent(f"""
+        import sys
+        import ferry
+        ds = ferry.open_dataset({str(lst)!r}, pipeline="val", size=16)
+        loader = ferry.DataLoader(ds, batch_size=2, num_workers=2)
+        for i, batch in enumerate(loader):
+            if i == 0:
+                print(" ".join(map(str, loader.worker_pids())), flush=True)
+    """))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    child = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             env=env, text=True)
+    pids = [int(p) for p in child.stdout.readline().split()]
+    assert len(pids) == 2, child.stderr.read()
+    time.sleep(0.2)
+    child.send_signal(signal.SIGINT)
+    _, err = child.communicate(timeout=20)
+    assert child.returncode != 0 and "KeyboardInterrupt" in err
+    assert_gone(pids)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("workers", [0, 2])
+def test_other_threads_run_while_the_loader_waits(tmp_path, image_folder, workers):
+    # The first sample blocks until a writer opens the FIFO. Only another
+    # Python thread can open it: if the wait held the GIL, this would hang.
+    lst, fifo = fifo_list(tmp_path, image_folder, block_at=0)
+    ds = ferry.open_dataset(str(lst), pipeline="val", size=16)
+    loader = ferry.DataLoader(ds, batch_size=2, num_workers=workers)
+    opened = threading.Event()
+
+    def writer():
+        time.sleep(0.2)
+        with open(fifo, "wb"):
+            opened.set()
+
+    t = threading.Thread(target=writer, daemon=True)
+    t.start()
+    with pytest.raises(ferry.SampleFailed, match="not a regular file"):
+        next(iter(loader))
+    assert opened.wait(5)
+    t.join(5)

@@ -1,0 +1,156 @@
+"""DataLoader basics: options, epochs, determinism, same bytes as the C++ loader."""
+import subprocess
+
+import numpy as np
+import pytest
+
+import ferry
+
+
+def epoch_bytes(loader, fields=None):
+    """All fields of one epoch (one iter()) as bytes, in field order."""
+    out = []
+    for batch in loader:
+        for name, field in batch.items():
+            if fields and name not in fields:
+                continue
+            if isinstance(field, ferry.RaggedTensor):
+                out.append(np.from_dlpack(field.values).tobytes())
+                out.append(np.from_dlpack(field.offsets).tobytes())
+            else:
+                out.append(np.from_dlpack(field).tobytes())
+    return b"".join(out)
+
+
+def test_batches_have_the_schema_fields_and_shapes(image_folder):
+    ds = ferry.ImageFolder(str(image_folder), pipeline="val", size=32)
+    assert len(ds) == 40 and ds.num_classes == 4 and len(ds.classes) == 4
+    loader = ferry.DataLoader(ds, batch_size=16)
+    assert len(loader) == 3
+    batches = list(loader)
+    assert len(batches) == 3
+    assert set(batches[0]) == {"image", "label"}
+    image, label = batches[0]["image"], batches[0]["label"]
+    assert image.shape == (16, 3, 32, 32) and image.dtype == "float32"
+    assert label.shape == (16,) and label.dtype == "int64"
+    assert batches[2]["image"].shape[0] == 8  # the last, partial batch
+    assert len(ferry.DataLoader(ds, batch_size=16, drop_last=True)) == 2
+
+
+def test_labels_are_the_datasets_labels_in_sampler_order(image_folder):
+    ds = ferry.ImageFolder(str(image_folder), pipeline="val", size=16)
+    labels = np.concatenate([np.from_dlpack(b["label"]) for b in ferry.DataLoader(ds, batch_size=7)])
+    assert labels.tolist() == [ds.label(i) for i in range(len(ds))]
+
+
+def test_raw_pipeline_yields_each_files_bytes(image_folder):
+    ds = ferry.ImageFolder(str(image_folder), pipeline="raw")
+    loader = ferry.DataLoader(ds, batch_size=6, num_workers=2)
+    i = 0
+    for batch in loader:
+        raw = batch["bytes"]
+        assert isinstance(raw, ferry.RaggedTensor)
+        offsets = np.from_dlpack(raw.offsets)
+        values = np.from_dlpack(raw.values)
+        for k in range(len(raw)):
+            want = open(ds.path(i), "rb").read()
+            assert values[offsets[k]:offsets[k + 1]].tobytes() == want
+            assert np.from_dlpack(raw[k]).tobytes() == want
+            i += 1
+    assert i == len(ds)
+
+
+def test_each_iter_is_a_new_epoch_and_set_epoch_replays_one(image_folder):
+    ds = ferry.ImageFolder(str(image_folder), pipeline="train", size=24)
+    loader = ferry.DataLoader(ds, batch_size=8, shuffle=True, seed=5)
+    e0 = epoch_bytes(loader)
+    assert loader.next_epoch == 1
+    e1 = epoch_bytes(loader)
+    assert e0 != e1
+    loader.set_epoch(0)
+    assert epoch_bytes(loader) == e0
+
+
+@pytest.mark.parametrize("workers,in_order", [(1, True), (2, True), (2, False)])
+def test_workers_give_the_same_bytes_as_the_calling_thread(image_folder, workers, in_order):
+    ds = ferry.ImageFolder(str(image_folder), pipeline="train", size=24)
+    ref = ferry.DataLoader(ds, batch_size=8, shuffle=True, seed=11)
+    other = ferry.DataLoader(ds, batch_size=8, shuffle=True, seed=11, num_workers=workers, in_order=in_order)
+    for _ in range(2):
+        a, b = epoch_bytes(ref), epoch_bytes(other)
+        if in_order:
+            assert a == b
+        else:
+            assert len(a) == len(b)
+
+
+@pytest.mark.parametrize("pipeline", ["train", "val_u8", "raw"])
+def test_same_bytes_as_the_cpp_loader(image_folder, dump_batches_tool, tmp_path, pipeline):
+    out = tmp_path / "cpp.bin"
+    subprocess.run([dump_batches_tool, str(image_folder), pipeline, "32", "8", "2", "42", "1", "2", str(out)],
+                   check=True)
+    ds = ferry.open_dataset(str(image_folder), pipeline=pipeline, size=32)
+    loader = ferry.DataLoader(ds, batch_size=8, num_workers=2, seed=42, shuffle=True)
+    mine = epoch_bytes(loader) + epoch_bytes(loader)
+    assert mine == out.read_bytes()
+
+
+def test_file_list_datasets_open_by_spec(image_folder, tmp_path):
+    ds = ferry.ImageFolder(str(image_folder), pipeline="val", size=16)
+    csv = tmp_path / "list.csv"
+    csv.write_text("path,label\n" + "".join(f"{ds.path(i)},{ds.label(i)}\n" for i in range(len(ds))))
+    from_list = ferry.open_dataset(str(csv), pipeline="val", size=16)
+    assert len(from_list) == len(ds)
+    a = epoch_bytes(ferry.DataLoader(ds, batch_size=10))
+    b = epoch_bytes(ferry.DataLoader(from_list, batch_size=10))
+    assert a == b
+
+
+def test_state_dict_restores_the_epoch(image_folder):
+    ds = ferry.ImageFolder(str(image_folder), pipeline="train", size=16)
+    loader = ferry.DataLoader(ds, batch_size=8, shuffle=True, seed=3)
+    epoch_bytes(loader)
+    epoch_bytes(loader)
+    state = loader.state_dict()
+    assert state["epoch"] == 2
+    want = epoch_bytes(loader)
+    fresh = ferry.DataLoader(ds, batch_size=8, shuffle=True, seed=3, num_workers=2)
+    fresh.load_state_dict(state)
+    assert epoch_bytes(fresh) == want
+    with pytest.raises(ferry.InvalidOption, match="seed"):
+        ferry.DataLoader(ds, batch_size=8, seed=4).load_state_dict(state)
+
+
+def test_stats_and_describe(image_folder):
+    ds = ferry.ImageFolder(str(image_folder), pipeline="val", size=16)
+    loader = ferry.DataLoader(ds, batch_size=8, num_workers=2)
+    epoch_bytes(loader)
+    s = loader.stats()
+    assert s["batches"] == 5 and s["samples"] == 40 and s["worker_starts"] == 1
+    assert s["stage_s"]["decode"] > 0
+    text = loader.describe()
+    assert "ImageFolder" in text and "workers: 2" in text
+
+
+def test_bad_options_raise_invalid_option_naming_the_option(image_folder):
+    ds = ferry.ImageFolder(str(image_folder), pipeline="val", size=16)
+    with pytest.raises(ferry.InvalidOption, match="batch_size"):
+        ferry.DataLoader(ds, batch_size=0)
+    with pytest.raises(ValueError, match="on_bad_sample"):
+        ferry.DataLoader(ds, on_bad_sample="ignore")
+    with pytest.raises(ferry.InvalidOption, match="pin_memory"):
+        ferry.DataLoader(ds, pin_memory=True)
+    with pytest.raises(ferry.InvalidOption, match="pipeline|train"):
+        ferry.ImageFolder(str(image_folder), pipeline="nope")
+    with pytest.raises(ferry.DataError):
+        ferry.ImageFolder("/nonexistent/ferry")
+
+
+def test_distributed_ranks_split_the_epoch(image_folder):
+    ds = ferry.ImageFolder(str(image_folder), pipeline="val", size=16)
+    seen = []
+    for rank in range(2):
+        loader = ferry.DataLoader(ds, batch_size=5, shuffle=True, seed=1, rank=rank, world_size=2)
+        assert len(loader) == 4
+        seen += [int(x) for b in loader for x in np.from_dlpack(b["label"])]
+    assert sorted(seen) == sorted(ds.label(i) for i in range(len(ds)))
