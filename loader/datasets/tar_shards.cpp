@@ -16,11 +16,12 @@
 
 #include "base/error.h"
 #include "loader/datasets/detail/file_io.h"
+#include "loader/datasets/detail/tar_format.h"
 
 namespace ferry {
 namespace {
 
-constexpr uint64_t kBlock = 512;
+constexpr uint64_t kBlock = detail::kTarBlock;
 
 // ---- brace expansion -------------------------------------------------------
 
@@ -58,86 +59,6 @@ std::vector<std::string> brace_alternatives(std::string_view body, std::string_v
   return out;
 }
 
-// ---- tar headers -----------------------------------------------------------
-
-struct Header {
-  std::string name;
-  uint64_t size = 0;
-  char type = '0';
-};
-
-bool all_zero(const uint8_t* p, size_t n) {
-  for (size_t k = 0; k < n; ++k) {
-    if (p[k] != 0) return false;
-  }
-  return true;
-}
-
-/// Parses an octal (or GNU base-256) numeric field; false when malformed.
-bool parse_number(const uint8_t* f, size_t n, uint64_t& out) {
-  out = 0;
-  if (f[0] & 0x80) {  // base-256, big-endian, positive values only
-    if (f[0] != 0x80) return false;
-    for (size_t k = 1; k < n; ++k) {
-      if (out >> 56) return false;
-      out = (out << 8) | f[k];
-    }
-    return true;
-  }
-  size_t k = 0;
-  while (k < n && f[k] == ' ') ++k;
-  bool any = false;
-  for (; k < n && f[k] >= '0' && f[k] <= '7'; ++k) {
-    if (out >> 60) return false;
-    out = out * 8 + (f[k] - '0');
-    any = true;
-  }
-  for (; k < n; ++k) {
-    if (f[k] != ' ' && f[k] != 0) return false;
-  }
-  return any;
-}
-
-std::string field_string(const uint8_t* f, size_t n) {
-  size_t len = 0;
-  while (len < n && f[len] != 0) ++len;
-  return std::string(reinterpret_cast<const char*>(f), len);
-}
-
-bool checksum_ok(const uint8_t* h) {
-  uint64_t stored = 0;
-  if (!parse_number(h + 148, 8, stored)) return false;
-  uint64_t usum = 0;
-  int64_t ssum = 0;
-  for (size_t k = 0; k < kBlock; ++k) {
-    const uint8_t b = (k >= 148 && k < 156) ? ' ' : h[k];
-    usum += b;
-    ssum += static_cast<int8_t>(b);
-  }
-  return stored == usum || static_cast<int64_t>(stored) == ssum;
-}
-
-/// Value of `key` in a pax extended header ("LEN key=value\n" records).
-bool pax_value(std::string_view pax, std::string_view key, std::string& out) {
-  size_t pos = 0;
-  while (pos < pax.size()) {
-    size_t len = 0;
-    const auto r = std::from_chars(pax.data() + pos, pax.data() + pax.size(), len);
-    if (r.ec != std::errc() || len == 0 || pos + len > pax.size()) return false;
-    const std::string_view rec = pax.substr(pos, len);
-    const size_t sp = rec.find(' ');
-    const size_t eq = rec.find('=');
-    if (sp != std::string_view::npos && eq != std::string_view::npos && eq > sp) {
-      if (rec.substr(sp + 1, eq - sp - 1) == key) {
-        out = std::string(rec.substr(eq + 1, rec.size() - eq - 2));  // drop the trailing '\n'
-        return true;
-      }
-    }
-    pos += len;
-  }
-  return false;
-}
-
 struct Member {
   std::string name;
   uint64_t data_offset;
@@ -151,66 +72,38 @@ std::vector<Member> list_members(int fd, const std::string& shard) {
   if (::fstat(fd, &st) != 0) throw DataError(shard + ": fstat failed: " + std::strerror(errno));
   const uint64_t file_size = static_cast<uint64_t>(st.st_size);
   std::vector<Member> out;
-  std::string long_name;  // from a GNU 'L' or pax 'x' header, for the next member
-  uint64_t pax_size = UINT64_MAX;
+  detail::TarExtension ext;
   uint8_t h[kBlock];
   uint64_t off = 0;
-  std::vector<uint8_t> extra;
+  std::vector<char> extra;
   while (off < file_size) {
     if (file_size - off < kBlock) {
       throw DataError(shard + ": truncated tar: partial header at offset " + std::to_string(off) + " (file size " +
                       std::to_string(file_size) + ")");
     }
     detail::pread_exact(fd, h, kBlock, off, shard);
-    if (all_zero(h, kBlock)) break;  // end-of-archive marker
-    if (!checksum_ok(h)) {
-      throw DataError(shard + ": corrupt tar: bad header checksum at offset " + std::to_string(off) +
-                      " (not a tar file, or damaged)");
-    }
-    uint64_t size = 0;
-    if (!parse_number(h + 124, 12, size)) {
-      throw DataError(shard + ": corrupt tar: bad size field in header at offset " + std::to_string(off));
-    }
-    if (pax_size != UINT64_MAX) size = pax_size;
-    const char type = static_cast<char>(h[156]);
-    std::string name = field_string(h, 100);
-    if (std::memcmp(h + 257, "ustar", 5) == 0 && h[345] != 0) name = field_string(h + 345, 155) + "/" + name;
+    detail::TarHeader th;
+    if (!detail::parse_tar_header(h, off, shard, th)) break;  // end-of-archive marker
+    const bool is_ext = detail::TarExtension::is_extension(th.type);
+    if (!is_ext) ext.apply_to(th);
     const uint64_t data = off + kBlock;
-    if (size > file_size - data) {
-      throw DataError(shard + ": truncated tar: member '" + (long_name.empty() ? name : long_name) +
-                      "' with header at offset " + std::to_string(off) + " needs " + std::to_string(size) +
-                      " bytes from offset " + std::to_string(data) + " but the file ends at offset " +
-                      std::to_string(file_size));
+    if (th.size > file_size - data) {
+      throw DataError(shard + ": truncated tar: member '" + th.name + "' with header at offset " + std::to_string(off) +
+                      " needs " + std::to_string(th.size) + " bytes from offset " + std::to_string(data) +
+                      " but the file ends at offset " + std::to_string(file_size));
     }
-    if (type == 'L' || type == 'x') {
-      if (size > (1u << 20)) {
-        throw DataError(shard + ": corrupt tar: extended header of " + std::to_string(size) + " bytes at offset " +
+    if (is_ext) {
+      if (th.size > detail::kMaxTarExtension) {
+        throw DataError(shard + ": corrupt tar: extended header of " + std::to_string(th.size) + " bytes at offset " +
                         std::to_string(off));
       }
-      extra.resize(size);
-      detail::pread_exact(fd, extra.data(), size, data, shard);
-      const std::string_view text(reinterpret_cast<const char*>(extra.data()), extra.size());
-      if (type == 'L') {
-        long_name = field_string(extra.data(), extra.size());
-      } else {
-        std::string v;
-        if (pax_value(text, "path", v)) long_name = v;
-        if (pax_value(text, "size", v)) {
-          uint64_t s = 0;
-          const auto r = std::from_chars(v.data(), v.data() + v.size(), s);
-          if (r.ec != std::errc())
-            throw DataError(shard + ": corrupt tar: bad pax size at offset " + std::to_string(off));
-          pax_size = s;
-        }
-      }
-    } else {
-      if (type == '0' || type == '\0' || type == '7') {
-        out.push_back({long_name.empty() ? std::move(name) : std::move(long_name), data, size, off});
-      }
-      long_name.clear();
-      pax_size = UINT64_MAX;
+      extra.resize(th.size);
+      detail::pread_exact(fd, extra.data(), th.size, data, shard);
+      ext.absorb(th.type, std::string_view(extra.data(), extra.size()), off, shard);
+    } else if (detail::is_regular_member(th.type)) {
+      out.push_back({std::move(th.name), data, th.size, off});
     }
-    off = data + (size + kBlock - 1) / kBlock * kBlock;
+    off = data + (th.size + kBlock - 1) / kBlock * kBlock;
   }
   return out;
 }
@@ -220,24 +113,6 @@ struct ShardIndex {
   std::vector<std::string> names;
 };
 
-/// Splits "dir/000123.seg.jpg" into key "dir/000123" and extension "seg.jpg" (WebDataset's rule).
-bool split_key(const std::string& name, std::string_view& key, std::string_view& ext) {
-  const size_t slash = name.rfind('/');
-  const size_t dot = name.find('.', slash == std::string::npos ? 0 : slash + 1);
-  if (dot == std::string::npos || dot == 0) return false;
-  key = std::string_view(name).substr(0, dot);
-  ext = std::string_view(name).substr(dot + 1);
-  return true;
-}
-
-std::string lower(std::string_view s) {
-  std::string r(s);
-  for (char& c : r) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return r;
-}
-
 ShardIndex index_shard(int fd, const std::string& shard, uint32_t shard_no, const TarShardsOptions& opt) {
   const std::vector<Member> members = list_members(fd, shard);
   ShardIndex out;
@@ -246,7 +121,7 @@ ShardIndex index_shard(int fd, const std::string& shard, uint32_t shard_no, cons
   while (k < members.size()) {
     std::string_view key;
     std::string_view ext;
-    if (!split_key(members[k].name, key, ext)) {  // not part of any sample (no extension)
+    if (!detail::split_key(members[k].name, key, ext)) {  // not part of any sample (no extension)
       ++k;
       continue;
     }
@@ -259,8 +134,8 @@ ShardIndex index_shard(int fd, const std::string& shard, uint32_t shard_no, cons
     for (; j < members.size(); ++j) {
       std::string_view kj;
       std::string_view ej;
-      if (!split_key(members[j].name, kj, ej) || kj != key_str) break;
-      const std::string e = lower(ej);
+      if (!detail::split_key(members[j].name, kj, ej) || kj != key_str) break;
+      const std::string e = detail::lower_ascii(ej);
       if (e == opt.label_extension) {
         const Member& m = members[j];
         if (m.size == 0 || m.size >= sizeof text) {
@@ -268,13 +143,7 @@ ShardIndex index_shard(int fd, const std::string& shard, uint32_t shard_no, cons
                           " bytes (expected a decimal class index)");
         }
         detail::pread_exact(fd, text, m.size, m.data_offset, shard);
-        std::string_view t(text, m.size);
-        while (!t.empty() && (t.back() == '\n' || t.back() == '\r' || t.back() == ' ')) t.remove_suffix(1);
-        int64_t label = 0;
-        const auto r = std::from_chars(t.data(), t.data() + t.size(), label);
-        if (r.ec != std::errc() || r.ptr != t.data() + t.size() || label < 0) {
-          throw DataError(shard + ":" + m.name + ": label '" + std::string(t) + "' is not an integer >= 0");
-        }
+        const int64_t label = detail::parse_label_text(std::string_view(text, m.size), shard + ":" + m.name);
         s.label = label;
       } else {
         for (size_t p = 0; p < opt.image_extensions.size(); ++p) {
@@ -334,8 +203,8 @@ TarShards::TarShards(std::vector<std::string> shard_paths, TarShardsOptions opti
   const auto t0 = std::chrono::steady_clock::now();
   if (shards_.empty()) throw InvalidOption("TarShards: no shards given");
   if (shards_.size() > UINT32_MAX) throw InvalidOption("TarShards: too many shards");
-  for (auto& e : options.image_extensions) e = lower(e);
-  options.label_extension = lower(options.label_extension);
+  for (auto& e : options.image_extensions) e = detail::lower_ascii(e);
+  options.label_extension = detail::lower_ascii(options.label_extension);
   for (const auto& s : shards_) {
     UniqueFd fd(::open(s.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd) throw DataError("TarShards: cannot open shard '" + s + "': " + std::strerror(errno));

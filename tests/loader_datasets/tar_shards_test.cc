@@ -1,5 +1,7 @@
 #include "loader/datasets/tar_shards.h"
 
+#include "loader/datasets/tar_shard_stream.h"
+
 #include <gtest/gtest.h>
 
 #include "base/error.h"
@@ -140,6 +142,67 @@ TEST(TarShards, ReadsPaxLongNames) {
   TarShards t(d / "pax.tar");
   ASSERT_EQ(t.size(), 1);
   EXPECT_EQ(t.member_name(0), long_name);
+}
+
+TEST(TarShardStream, YieldsTheSameSamplesAsTheIndexAcrossShardsWithSmallReads) {
+  TempDir d;
+  std::vector<std::string> paths;
+  for (int s = 0; s < 3; ++s) {
+    TarWriter w;
+    for (int i = 0; i < 5; ++i) {
+      char key_buf[32];
+      std::snprintf(key_buf, sizeof key_buf, "k%d_%d", s, i);
+      const std::string key = key_buf;
+      w.add_text(key + ".cls", std::to_string(i));
+      // Sizes around and above the read size exercise refills and growth.
+      w.add(key + ".jpg", std::vector<uint8_t>(static_cast<size_t>(700 * i * i + 1), static_cast<uint8_t>(s * 10 + i)));
+      w.add_text(key + ".txt", "caption");
+    }
+    char name[32];
+    std::snprintf(name, sizeof name, "s%d.tar", s);
+    paths.push_back(d / name);
+    write_file(paths.back(), w.finish());
+  }
+  TarShards index(paths);
+  for (size_t read_size : {size_t{4096}, size_t{1} << 20}) {
+    TarShardStream stream(paths, {}, read_size);
+    TarShardStream::Sample x;
+    ReadBuffer scratch;
+    int64_t i = 0;
+    while (stream.next(x)) {
+      ASSERT_LT(i, index.size());
+      EXPECT_EQ(x.key, index.key(i));
+      EXPECT_EQ(x.label, index.label(i));
+      auto want = index.read(i, scratch);
+      ASSERT_TRUE(std::equal(want.begin(), want.end(), x.bytes.begin(), x.bytes.end())) << i;
+      EXPECT_EQ(static_cast<int64_t>(x.shard), i / 5);
+      ++i;
+    }
+    EXPECT_EQ(i, index.size());
+    EXPECT_FALSE(stream.next(x));
+  }
+  EXPECT_THROW(TarShardStream(paths, {}, 100), InvalidOption);
+}
+
+TEST(TarShardStream, TruncatedShardIsReportedWithShardAndOffset) {
+  TempDir d;
+  TarWriter a;
+  a.add_text("0.jpg", std::string(3000, 'x'));
+  a.add_text("1.jpg", std::string(3000, 'y'));
+  auto bytes = a.finish();
+  bytes.resize(512 + 3072 + 512 + 1000);
+  write_file(d / "cut.tar", bytes);
+  TarShardStream s({d / "cut.tar"}, {}, 4096);
+  TarShardStream::Sample x;
+  try {
+    while (s.next(x)) {
+    }
+    FAIL() << "no error";
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("cut.tar: truncated tar: member '1.jpg' with header at offset 3584"),
+              std::string::npos)
+        << e.what();
+  }
 }
 
 }  // namespace
