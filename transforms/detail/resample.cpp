@@ -123,7 +123,10 @@ template <typename T>
 inline T convert(float v);
 template <>
 inline uint8_t convert<uint8_t>(float v) {
-  return static_cast<uint8_t>(std::clamp(v, 0.0f, 255.0f) + 0.5f);
+  // The triangle filter's weights are positive, so v is within [0, 255] up to
+  // rounding: converting first and clamping the int keeps this branch-free.
+  const int i = static_cast<int>(v + 0.5f);
+  return static_cast<uint8_t>(i < 0 ? 0 : i > 255 ? 255 : i);
 }
 template <>
 inline float convert<float>(float v) {
@@ -152,6 +155,11 @@ void write_row(const float* row, int src_channels, const OutputFormat& f, int y,
   const size_t w = static_cast<size_t>(width), plane = w * static_cast<size_t>(height);
   const int c_out = f.channels;
   if (src_channels == 3 && c_out == 3) {  // the common case, in one pass
+    if (!kChw && !f.flip) {               // same order as the row: one vectorizable loop
+      T* d = o + static_cast<size_t>(y) * w * 3;
+      for (size_t i = 0; i < 3 * w; ++i) d[i] = convert<T>(row[i]);
+      return;
+    }
     for (size_t x = 0; x < w; ++x) {
       const size_t dx = f.flip ? w - 1 - x : x;
       const float* v = row + 3 * x;
