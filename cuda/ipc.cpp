@@ -176,11 +176,11 @@ bool IpcServer::Connection::send(const IpcBufferDescriptor& d) {
   put_header(w, MessageType::kLease);
   const auto body = d.serialize();
   std::memcpy(message.data() + kHeaderSize, body.data(), body.size());
-  outstanding_.insert(d.id);  // lent from here on, even if the consumer vanishes mid-send
   if (!detail::send_message(fd_.get(), message.data(), message.size())) {
-    connected_ = false;
+    connected_ = false;  // not lent: the caller keeps the buffer
     return false;
   }
+  outstanding_.insert(d.id);
   return true;
 }
 

@@ -94,8 +94,9 @@ class IpcServer::Connection {
 
   /// Lends the buffer `d` describes (its filling work already recorded on its
   /// ready event). Throws ferry::InvalidOption when `d.id` is still lent out.
-  /// Returns false when the consumer has gone: then collect_returns() gives
-  /// back everything it held.
+  /// Returns false when the consumer has gone: then this buffer was not lent
+  /// (the caller still owns it) and collect_returns() gives back everything
+  /// the consumer held.
   bool send(const IpcBufferDescriptor& d);
   /// Ids the consumer returned, waiting up to `timeout` for the first (zero:
   /// only what has arrived). On EOF (the consumer exited or was killed) every

@@ -16,6 +16,11 @@
 
 extern char** environ;
 
+// The example pair to run: "-fake" in cuda_fake_runtime_test (CPU stand-in runtime).
+#ifndef FERRY_IPC_EXAMPLE_SUFFIX
+#define FERRY_IPC_EXAMPLE_SUFFIX ""
+#endif
+
 namespace ferry::cuda {
 namespace {
 
@@ -57,8 +62,8 @@ class IpcTwoProcesses : public ::testing::Test {
   void SetUp() override {
     FERRY_REQUIRE_GPU();
     if (bin_dir().empty()) GTEST_SKIP() << "FERRY_BIN_DIR is not set (run through ctest)";
-    producer_ = bin_dir() + "/ferry-ipc-producer";
-    consumer_ = bin_dir() + "/ferry-ipc-consumer";
+    producer_ = bin_dir() + "/ferry-ipc-producer" FERRY_IPC_EXAMPLE_SUFFIX;
+    consumer_ = bin_dir() + "/ferry-ipc-consumer" FERRY_IPC_EXAMPLE_SUFFIX;
     if (::access(producer_.c_str(), X_OK) != 0) GTEST_SKIP() << producer_ << " is not built";
     socket_ = "@ferry-ipc-test-" + std::to_string(::getpid()) + "-" +
               ::testing::UnitTest::GetInstance()->current_test_info()->name();

@@ -90,6 +90,7 @@ TEST(IpcProtocol, ConsumerReturnsLeasesAndClosingReturnsTheRest) {
   EXPECT_FALSE(conn->connected());
   EXPECT_TRUE(conn->outstanding().empty());
   EXPECT_FALSE(conn->send(descriptor(4)));
+  EXPECT_TRUE(conn->outstanding().empty()) << "a buffer sent to nobody is not lent";
 }
 
 TEST(IpcProtocol, LendingABufferTwiceIsRefused) {

@@ -75,8 +75,11 @@ int main(int argc, char** argv) try {
     FERRY_CUDA_CHECK(cudaEventRecord(pool.ready_event(buf->index), stream.get()));
     auto d = exported[buf->index];
     d.id = static_cast<uint64_t>(b);
+    if (!conn->send(d)) {
+      pool.release_after(*buf, stream.get());  // never lent: ours again once the fill is done
+      break;
+    }
     lent[d.id] = *buf;
-    if (!conn->send(d)) break;
     ++served;
   }
   // Wait for the consumer to give everything back (or to die).

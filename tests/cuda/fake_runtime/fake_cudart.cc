@@ -1,19 +1,25 @@
-// A CPU stand-in for the part of the CUDA runtime that ferry's pool, copier
-// and host registration use, so that their ordering and threading logic runs
-// (under the sanitizers too) on machines without a GPU. Each stream is a
-// thread running its work in order; events complete when their recorded point
-// of a stream has run; memcpy takes a little time, like DMA. Linked into
-// cuda_fake_runtime_test ahead of libcudart, whose error strings it keeps.
+// A CPU stand-in for the part of the CUDA runtime that ferry's cuda/ uses
+// (except the kernels), so that the pool, the copier, host registration and
+// CUDA IPC run their ordering, threading and process logic on machines without
+// a GPU, under the sanitizers too. Linked (as objects) ahead of libcudart,
+// whose error strings it keeps.
 //
-// It models only what the tests rely on: no legacy-stream implicit
-// synchronization, one device, device memory is host memory.
+// Model: a stream is a thread running its work in order; an event completes
+// when the point of a stream it was recorded at has run; memcpy takes a little
+// time, like DMA. Device memory is shared memory (memfd), so CUDA IPC handles
+// work across processes: a handle names the owner's pid and fd, opened through
+// /proc. Interprocess events keep their state in shared memory as well.
+// Not modelled: the legacy stream's implicit synchronization, several devices.
 #include <cuda_runtime_api.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
-#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <functional>
@@ -22,23 +28,37 @@
 #include <memory>
 #include <mutex>
 #include <set>
+#include <string>
 #include <thread>
 
 namespace {
 
 constexpr size_t kTotalMemory = size_t{80} << 30;
 constexpr auto kCopyTime = std::chrono::microseconds(50);
+// Slower than a copy, so a reader that forgets to wait for a fill sees old bytes.
+constexpr auto kFillTime = std::chrono::milliseconds(1);
+constexpr auto kPoll = std::chrono::microseconds(20);
+constexpr uint32_t kHandleMagic = 0x454b4146;  // "FAKE"
 
-struct EventState {
-  std::mutex mutex;
-  std::condition_variable cv;
-  uint64_t recorded = 0;   // last generation recorded
-  uint64_t completed = 0;  // last generation reached by its stream
+struct EventState {                    // lock-free, so it also works in memory shared between processes
+  std::atomic<uint64_t> recorded{0};   // last generation recorded
+  std::atomic<uint64_t> completed{0};  // last generation its stream has reached
 };
+static_assert(std::atomic<uint64_t>::is_always_lock_free);
 
 struct FakeEvent {
-  std::shared_ptr<EventState> state = std::make_shared<EventState>();
+  EventState* state = nullptr;
+  std::shared_ptr<void> keep;  // owns `state` (heap or mapping); queued work holds a copy
+  int fd = -1;                 // interprocess events: the memfd holding `state`
 };
+
+struct Handle {  // what a fake IPC handle carries
+  uint32_t magic;
+  int32_t pid;
+  int32_t fd;
+  uint64_t bytes;
+};
+static_assert(sizeof(Handle) <= CUDA_IPC_HANDLE_SIZE);
 
 class FakeStream {
  public:
@@ -51,16 +71,13 @@ class FakeStream {
     queue_.push_back(std::move(task));
     cv_.notify_one();
   }
-  // Runs everything queued so far, then returns.
   void synchronize() {
     auto done = std::make_shared<std::promise<void>>();
     auto future = done->get_future();
     enqueue([done] { done->set_value(); });
     future.wait();
   }
-  void stop() {
-    enqueue(nullptr);  // the thread exits after the work queued before it
-  }
+  void stop() { enqueue(nullptr); }  // the thread exits after the work queued before
 
  private:
   void run() {
@@ -84,21 +101,23 @@ class FakeStream {
   std::deque<std::function<void()>> queue_;
 };
 
+struct Allocation {
+  size_t bytes;
+  int fd;
+};
+
 struct Device {
   std::mutex mutex;
   std::set<FakeStream*> streams;
-  FakeStream* legacy = nullptr;
-  std::map<uintptr_t, size_t> allocations;  // device memory
-  std::map<uintptr_t, size_t> registered;   // page-locked host ranges
+  FakeStream* legacy = new FakeStream;
+  std::map<uintptr_t, Allocation> allocations;  // device memory
+  std::map<uintptr_t, size_t> imported;         // CUDA IPC mappings
+  std::map<uintptr_t, size_t> registered;       // page-locked host ranges
   size_t allocated = 0;
 };
 
 Device& device() {
-  static Device* d = [] {
-    auto* dev = new Device;
-    dev->legacy = new FakeStream;
-    return dev;
-  }();
+  static Device* d = new Device;  // never destroyed: stream threads may outlive main()
   return *d;
 }
 
@@ -117,6 +136,46 @@ void synchronize_all() {
   device().legacy->synchronize();
 }
 
+void wait_until_reached(const EventState& e, uint64_t target) {
+  while (e.completed.load() < target) std::this_thread::sleep_for(kPoll);
+}
+
+// A MAP_SHARED mapping of a new memfd; returns the pointer, sets *fd.
+void* shared_mapping(size_t bytes, int* fd) {
+  *fd = memfd_create("ferry-fake-device", MFD_CLOEXEC);
+  if (*fd < 0) return nullptr;
+  if (ftruncate(*fd, static_cast<off_t>(bytes)) != 0) {
+    close(*fd);
+    return nullptr;
+  }
+  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, *fd, 0);
+  if (p == MAP_FAILED) {
+    close(*fd);
+    return nullptr;
+  }
+  return p;
+}
+
+// Maps another process's fd (named in a handle) into this one.
+void* open_handle(const char (&reserved)[CUDA_IPC_HANDLE_SIZE], size_t* bytes) {
+  Handle h;
+  std::memcpy(&h, reserved, sizeof h);
+  if (h.magic != kHandleMagic || h.pid == getpid()) return nullptr;
+  const std::string path = "/proc/" + std::to_string(h.pid) + "/fd/" + std::to_string(h.fd);
+  const int fd = open(path.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) return nullptr;
+  void* p = mmap(nullptr, h.bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  close(fd);
+  *bytes = h.bytes;
+  return p == MAP_FAILED ? nullptr : p;
+}
+
+void make_handle(char (&reserved)[CUDA_IPC_HANDLE_SIZE], int fd, size_t bytes) {
+  std::memset(reserved, 0, CUDA_IPC_HANDLE_SIZE);
+  const Handle h{kHandleMagic, static_cast<int32_t>(getpid()), fd, bytes};
+  std::memcpy(reserved, &h, sizeof h);
+}
+
 }  // namespace
 
 extern "C" {
@@ -133,6 +192,7 @@ cudaError_t CUDARTAPI cudaGetDeviceProperties(cudaDeviceProp* prop, int dev) {
   if (dev != 0) return cudaErrorInvalidDevice;
   std::memset(prop, 0, sizeof *prop);
   std::strcpy(prop->name, "fake CUDA device (CPU)");
+  std::memcpy(prop->uuid.bytes, "fake-device-0000", 16);
   prop->major = 9;
   prop->minor = 0;
   prop->multiProcessorCount = 4;
@@ -177,62 +237,66 @@ cudaError_t CUDARTAPI cudaLaunchHostFunc(cudaStream_t s, cudaHostFn_t fn, void* 
   return cudaSuccess;
 }
 
-cudaError_t CUDARTAPI cudaEventCreateWithFlags(cudaEvent_t* e, unsigned int) {
-  *e = reinterpret_cast<cudaEvent_t>(new FakeEvent);
+cudaError_t CUDARTAPI cudaEventCreateWithFlags(cudaEvent_t* e, unsigned int flags) {
+  auto* ev = new FakeEvent;
+  if (flags & cudaEventInterprocess) {
+    if ((flags & cudaEventDisableTiming) == 0) {
+      delete ev;
+      return cudaErrorInvalidValue;  // as CUDA: interprocess events must not time
+    }
+    void* p = shared_mapping(sizeof(EventState), &ev->fd);
+    if (p == nullptr) {
+      delete ev;
+      return cudaErrorMemoryAllocation;
+    }
+    ev->state = new (p) EventState;
+    ev->keep = std::shared_ptr<void>(p, [](void* q) { munmap(q, sizeof(EventState)); });
+  } else {
+    auto state = std::make_shared<EventState>();
+    ev->state = state.get();
+    ev->keep = state;
+  }
+  *e = reinterpret_cast<cudaEvent_t>(ev);
   return cudaSuccess;
 }
 cudaError_t CUDARTAPI cudaEventDestroy(cudaEvent_t e) {
+  if (event_of(e)->fd >= 0) close(event_of(e)->fd);
   delete event_of(e);  // work still queued keeps the state alive
   return cudaSuccess;
 }
 cudaError_t CUDARTAPI cudaEventRecord(cudaEvent_t e, cudaStream_t s) {
-  auto state = event_of(e)->state;
-  uint64_t gen;
-  {
-    std::lock_guard lock(state->mutex);
-    gen = ++state->recorded;
-  }
-  stream_of(s)->enqueue([state, gen] {
-    {
-      std::lock_guard lock(state->mutex);
-      state->completed = std::max(state->completed, gen);
+  EventState* state = event_of(e)->state;
+  const uint64_t gen = state->recorded.fetch_add(1) + 1;
+  stream_of(s)->enqueue([state, keep = event_of(e)->keep, gen] {
+    uint64_t seen = state->completed.load();
+    while (seen < gen && !state->completed.compare_exchange_weak(seen, gen)) {
     }
-    state->cv.notify_all();
   });
   return cudaSuccess;
 }
 cudaError_t CUDARTAPI cudaEventQuery(cudaEvent_t e) {
-  auto& state = *event_of(e)->state;
-  std::lock_guard lock(state.mutex);
-  return state.completed >= state.recorded ? cudaSuccess : cudaErrorNotReady;
+  const EventState* state = event_of(e)->state;
+  return state->completed.load() >= state->recorded.load() ? cudaSuccess : cudaErrorNotReady;
 }
 cudaError_t CUDARTAPI cudaEventSynchronize(cudaEvent_t e) {
-  auto state = event_of(e)->state;
-  std::unique_lock lock(state->mutex);
-  const uint64_t target = state->recorded;
-  state->cv.wait(lock, [&] { return state->completed >= target; });
+  const EventState* state = event_of(e)->state;
+  wait_until_reached(*state, state->recorded.load());
   return cudaSuccess;
 }
 cudaError_t CUDARTAPI cudaStreamWaitEvent(cudaStream_t s, cudaEvent_t e, unsigned int) {
-  auto state = event_of(e)->state;
-  uint64_t target;
-  {
-    std::lock_guard lock(state->mutex);
-    target = state->recorded;
-  }
-  stream_of(s)->enqueue([state, target] {
-    std::unique_lock lock(state->mutex);
-    state->cv.wait(lock, [&] { return state->completed >= target; });
-  });
+  EventState* state = event_of(e)->state;
+  const uint64_t target = state->recorded.load();
+  stream_of(s)->enqueue([state, keep = event_of(e)->keep, target] { wait_until_reached(*state, target); });
   return cudaSuccess;
 }
 
 cudaError_t CUDARTAPI cudaMalloc(void** p, size_t bytes) {
   std::lock_guard lock(device().mutex);
-  if (device().allocated + bytes > kTotalMemory) return cudaErrorMemoryAllocation;
-  *p = std::aligned_alloc(256, (bytes + 255) / 256 * 256);
+  if (bytes == 0 || device().allocated + bytes > kTotalMemory) return cudaErrorMemoryAllocation;
+  int fd = -1;
+  *p = shared_mapping(bytes, &fd);
   if (*p == nullptr) return cudaErrorMemoryAllocation;
-  device().allocations[reinterpret_cast<uintptr_t>(*p)] = bytes;
+  device().allocations[reinterpret_cast<uintptr_t>(*p)] = Allocation{bytes, fd};
   device().allocated += bytes;
   return cudaSuccess;
 }
@@ -242,9 +306,10 @@ cudaError_t CUDARTAPI cudaFree(void* p) {
   std::lock_guard lock(device().mutex);
   auto it = device().allocations.find(reinterpret_cast<uintptr_t>(p));
   if (it == device().allocations.end()) return cudaErrorInvalidValue;
-  device().allocated -= it->second;
+  munmap(p, it->second.bytes);
+  close(it->second.fd);
+  device().allocated -= it->second.bytes;
   device().allocations.erase(it);
-  std::free(p);
   return cudaSuccess;
 }
 cudaError_t CUDARTAPI cudaMemGetInfo(size_t* free_bytes, size_t* total) {
@@ -263,6 +328,13 @@ cudaError_t CUDARTAPI cudaMemcpyAsync(void* dst, const void* src, size_t n, cuda
 cudaError_t CUDARTAPI cudaMemcpy(void* dst, const void* src, size_t n, cudaMemcpyKind) {
   synchronize_all();
   std::memcpy(dst, src, n);
+  return cudaSuccess;
+}
+cudaError_t CUDARTAPI cudaMemsetAsync(void* p, int value, size_t n, cudaStream_t s) {
+  stream_of(s)->enqueue([p, value, n] {
+    std::this_thread::sleep_for(kFillTime);
+    std::memset(p, value, n);
+  });
   return cudaSuccess;
 }
 cudaError_t CUDARTAPI cudaMemset(void* p, int value, size_t n) {
@@ -292,9 +364,48 @@ cudaError_t CUDARTAPI cudaPointerGetAttributes(cudaPointerAttributes* a, const v
   for (auto& [s, n] : device().registered) {
     if (x >= s && x < s + n) a->type = cudaMemoryTypeHost;
   }
-  for (auto& [s, n] : device().allocations) {
-    if (x >= s && x < s + n) a->type = cudaMemoryTypeDevice;
+  for (auto& [s, alloc] : device().allocations) {
+    if (x >= s && x < s + alloc.bytes) a->type = cudaMemoryTypeDevice;
   }
+  return cudaSuccess;
+}
+
+cudaError_t CUDARTAPI cudaIpcGetMemHandle(cudaIpcMemHandle_t* handle, void* p) {
+  std::lock_guard lock(device().mutex);
+  auto it = device().allocations.find(reinterpret_cast<uintptr_t>(p));
+  if (it == device().allocations.end()) return cudaErrorInvalidValue;  // not an allocation's base
+  make_handle(handle->reserved, it->second.fd, it->second.bytes);
+  return cudaSuccess;
+}
+cudaError_t CUDARTAPI cudaIpcOpenMemHandle(void** p, cudaIpcMemHandle_t handle, unsigned int) {
+  size_t bytes = 0;
+  *p = open_handle(handle.reserved, &bytes);
+  if (*p == nullptr) return cudaErrorInvalidResourceHandle;
+  std::lock_guard lock(device().mutex);
+  device().imported[reinterpret_cast<uintptr_t>(*p)] = bytes;
+  return cudaSuccess;
+}
+cudaError_t CUDARTAPI cudaIpcCloseMemHandle(void* p) {
+  std::lock_guard lock(device().mutex);
+  auto it = device().imported.find(reinterpret_cast<uintptr_t>(p));
+  if (it == device().imported.end()) return cudaErrorInvalidValue;
+  munmap(p, it->second);
+  device().imported.erase(it);
+  return cudaSuccess;
+}
+cudaError_t CUDARTAPI cudaIpcGetEventHandle(cudaIpcEventHandle_t* handle, cudaEvent_t e) {
+  if (event_of(e)->fd < 0) return cudaErrorInvalidResourceHandle;  // not created interprocess
+  make_handle(handle->reserved, event_of(e)->fd, sizeof(EventState));
+  return cudaSuccess;
+}
+cudaError_t CUDARTAPI cudaIpcOpenEventHandle(cudaEvent_t* e, cudaIpcEventHandle_t handle) {
+  size_t bytes = 0;
+  void* p = open_handle(handle.reserved, &bytes);
+  if (p == nullptr) return cudaErrorInvalidResourceHandle;
+  auto* ev = new FakeEvent;
+  ev->state = static_cast<EventState*>(p);
+  ev->keep = std::shared_ptr<void>(p, [bytes](void* q) { munmap(q, bytes); });
+  *e = reinterpret_cast<cudaEvent_t>(ev);
   return cudaSuccess;
 }
 
