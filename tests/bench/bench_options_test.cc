@@ -1,0 +1,160 @@
+#include "tools/bench/bench_options.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace ferry::bench {
+namespace {
+
+ParseResult parse(std::vector<std::string> args) { return parse_args(args); }
+
+TEST(BenchOptions, DefaultsAreTrainAutoWorkersOneEpochShuffled) {
+  const ParseResult r = parse({});
+  ASSERT_TRUE(r.error.empty()) << r.error;
+  EXPECT_FALSE(r.help);
+  const BenchOptions& o = r.options;
+  EXPECT_TRUE(o.data.empty());
+  EXPECT_EQ(o.pipeline, Pipeline::kTrain);
+  EXPECT_EQ(o.batch_size, 64);
+  EXPECT_TRUE(o.workers_auto);
+  EXPECT_EQ(o.threads, 1);
+  EXPECT_EQ(o.prefetch, 2);
+  EXPECT_EQ(o.epochs, 1);
+  EXPECT_EQ(o.seconds, 0);
+  EXPECT_TRUE(o.shuffle);
+  EXPECT_EQ(o.start_method, StartMethod::kAuto);
+  EXPECT_EQ(o.on_bad_sample, OnBadSample::kError);
+  EXPECT_EQ(o.device, Device::kCpu);
+  EXPECT_FALSE(o.checksum);
+  EXPECT_TRUE(o.progress);
+  EXPECT_TRUE(o.sweep_workers.empty());
+}
+
+TEST(BenchOptions, EveryFlagIsParsed) {
+  const ParseResult r = parse({"--data",
+                               "/d/train",
+                               "--pipeline",
+                               "val",
+                               "--batch-size",
+                               "32",
+                               "--workers",
+                               "3",
+                               "--threads",
+                               "2",
+                               "--prefetch",
+                               "4",
+                               "--epochs",
+                               "5",
+                               "--seed",
+                               "17",
+                               "--no-shuffle",
+                               "--start-method",
+                               "fork",
+                               "--on-bad-sample",
+                               "substitute",
+                               "--device",
+                               "cuda",
+                               "--json",
+                               "-",
+                               "--trace",
+                               "t.json",
+                               "--checksum",
+                               "--no-progress"});
+  ASSERT_TRUE(r.error.empty()) << r.error;
+  const BenchOptions& o = r.options;
+  EXPECT_EQ(o.data, "/d/train");
+  EXPECT_EQ(o.pipeline, Pipeline::kVal);
+  EXPECT_EQ(o.batch_size, 32);
+  EXPECT_FALSE(o.workers_auto);
+  EXPECT_EQ(o.workers, 3);
+  EXPECT_EQ(o.threads, 2);
+  EXPECT_EQ(o.prefetch, 4);
+  EXPECT_EQ(o.epochs, 5);
+  EXPECT_EQ(o.seed, 17u);
+  EXPECT_FALSE(o.shuffle);
+  EXPECT_EQ(o.start_method, StartMethod::kFork);
+  EXPECT_EQ(o.on_bad_sample, OnBadSample::kSubstitute);
+  EXPECT_EQ(o.device, Device::kCuda);
+  EXPECT_EQ(o.json_path, "-");
+  EXPECT_EQ(o.trace_path, "t.json");
+  EXPECT_TRUE(o.checksum);
+  EXPECT_FALSE(o.progress);
+}
+
+TEST(BenchOptions, FlagEqualsValueFormIsAccepted) {
+  const ParseResult r = parse({"--pipeline=read", "--seconds=2.5", "--workers=auto", "--sweep-workers=1,2,4"});
+  ASSERT_TRUE(r.error.empty()) << r.error;
+  EXPECT_EQ(r.options.pipeline, Pipeline::kRead);
+  EXPECT_DOUBLE_EQ(r.options.seconds, 2.5);
+  EXPECT_TRUE(r.options.workers_auto);
+  EXPECT_EQ(r.options.sweep_workers, (std::vector<int>{1, 2, 4}));
+}
+
+TEST(BenchOptions, PipelinesAndPoliciesHaveTheirNames) {
+  for (const char* p : {"train", "val", "decode", "read"}) {
+    const ParseResult r = parse({"--pipeline", p});
+    ASSERT_TRUE(r.error.empty()) << r.error;
+    EXPECT_EQ(to_string(r.options.pipeline), p);
+  }
+  EXPECT_EQ(parse({"--on-bad-sample", "skip"}).options.on_bad_sample, OnBadSample::kSkip);
+  EXPECT_EQ(parse({"--on-bad-sample", "error"}).options.on_bad_sample, OnBadSample::kError);
+  EXPECT_EQ(parse({"--start-method", "auto"}).options.start_method, StartMethod::kAuto);
+  EXPECT_EQ(parse({"--workers", "0"}).options.workers, 0);
+}
+
+TEST(BenchOptions, BadValuesAreErrorsNamingTheFlag) {
+  const std::vector<std::vector<std::string>> bad = {
+      {"--batch-size", "0"},       {"--batch-size", "ten"},     {"--batch-size", "5x"},        {"--workers", "-1"},
+      {"--workers", "many"},       {"--threads", "0"},          {"--prefetch", "0"},           {"--epochs", "0"},
+      {"--seconds", "0"},          {"--seconds", "-3"},         {"--seconds", "nan"},          {"--seed", "-1"},
+      {"--pipeline", "augment"},   {"--start-method", "clone"}, {"--on-bad-sample", "ignore"}, {"--device", "tpu"},
+      {"--sweep-workers", "1,,2"}, {"--sweep-workers", "1,x"},  {"--sweep-workers", ""},       {"--data", ""},
+  };
+  for (const auto& args : bad) {
+    const ParseResult r = parse(args);
+    EXPECT_FALSE(r.error.empty()) << args[0] << " " << args[1];
+    EXPECT_NE(r.error.find(args[0]), std::string::npos) << r.error;
+  }
+}
+
+TEST(BenchOptions, MissingValueAndUnknownFlagAreErrors) {
+  EXPECT_NE(parse({"--batch-size"}).error.find("needs a value"), std::string::npos);
+  EXPECT_NE(parse({"--frobnicate"}).error.find("unknown option '--frobnicate'"), std::string::npos);
+  EXPECT_NE(parse({"train"}).error.find("unknown option"), std::string::npos);
+  EXPECT_NE(parse({"--checksum=yes"}).error.find("unknown option"), std::string::npos);
+}
+
+TEST(BenchOptions, SpawnIsRefusedAsNotInThisBuild) {
+  const ParseResult r = parse({"--start-method", "spawn"});
+  EXPECT_NE(r.error.find("no spawn start method"), std::string::npos) << r.error;
+}
+
+TEST(BenchOptions, EpochsAndSecondsExcludeEachOther) {
+  EXPECT_FALSE(parse({"--epochs", "2", "--seconds", "3"}).error.empty());
+  EXPECT_FALSE(parse({"--seconds", "3", "--epochs", "2"}).error.empty());
+  EXPECT_TRUE(parse({"--seconds", "3"}).error.empty());
+}
+
+TEST(BenchOptions, TraceCannotBeCombinedWithASweep) {
+  EXPECT_FALSE(parse({"--trace", "t.json", "--sweep-workers", "1,2"}).error.empty());
+}
+
+TEST(BenchOptions, HelpStopsParsing) {
+  EXPECT_TRUE(parse({"--help"}).help);
+  EXPECT_TRUE(parse({"--batch-size", "8", "-h", "--bogus"}).help);
+}
+
+TEST(BenchOptions, UsageMentionsEveryFlag) {
+  const std::string u = usage();
+  for (const char* flag : {"--data", "--pipeline", "--batch-size", "--workers", "--threads", "--prefetch", "--epochs",
+                           "--seconds", "--seed", "--no-shuffle", "--start-method", "--on-bad-sample", "--device",
+                           "--json", "--trace", "--checksum", "--sweep-workers", "--no-progress"})
+    EXPECT_NE(u.find(flag), std::string::npos) << flag;
+}
+
+TEST(BenchOptions, UsableCoresIsPositive) { EXPECT_GE(usable_cores(), 1); }
+
+}  // namespace
+}  // namespace ferry::bench

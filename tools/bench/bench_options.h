@@ -1,0 +1,67 @@
+#pragma once
+/// ferry-bench's command line: every flag as a plain value, and the parser.
+///
+///   auto parsed = ferry::bench::parse_args({"--data", "/data/train", "--workers", "auto"});
+///   if (!parsed.error.empty()) { print(parsed.error, usage()); return 2; }
+///
+/// The parser only checks syntax and ranges; whether the data exists is the
+/// run's business (exit 1, not 2).
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "loader/options.h"
+
+namespace ferry::bench {
+
+/// What each sample goes through.
+enum class Pipeline : uint8_t {
+  kTrain,   ///< RandomResizedCrop(224) + flip + normalize, float32 CHW
+  kVal,     ///< Resize(256) + CenterCrop(224) + normalize, float32 CHW
+  kDecode,  ///< whole image resized to 224x224, uint8 HWC
+  kRead     ///< the encoded bytes only, no decode
+};
+
+enum class Device : uint8_t { kCpu, kCuda };
+
+struct BenchOptions {
+  std::string data;  ///< dataset spec for open_source(); empty = generated sample set
+  Pipeline pipeline = Pipeline::kTrain;
+  int64_t batch_size = 64;   ///< 1..65536
+  int workers = 0;           ///< worker processes (resolved when workers_auto)
+  bool workers_auto = true;  ///< --workers auto (the default): one per usable core
+  int threads = 1;           ///< threads per worker, 1..256
+  int prefetch = 2;          ///< batches in flight per worker, 1..64
+  int64_t epochs = 1;        ///< epochs to run when seconds == 0
+  double seconds = 0;        ///< > 0: run whole epochs until this much time passed, stop mid-epoch
+  uint64_t seed = 0;
+  bool shuffle = true;
+  StartMethod start_method = StartMethod::kAuto;
+  OnBadSample on_bad_sample = OnBadSample::kError;
+  Device device = Device::kCpu;
+  std::string json_path;   ///< "" none, "-" stdout
+  std::string trace_path;  ///< "" none
+  bool checksum = false;
+  std::vector<int> sweep_workers;  ///< non-empty: one run per value
+  bool progress = true;
+};
+
+struct ParseResult {
+  BenchOptions options;
+  bool help = false;  ///< --help/-h: print usage(), exit 0
+  std::string error;  ///< non-empty: bad usage (exit 2), e.g. "--batch-size must be ..."
+};
+
+/// Parses the arguments after the program name.
+ParseResult parse_args(const std::vector<std::string>& args);
+
+/// The usage text (several lines, ends with a newline).
+std::string usage();
+
+std::string to_string(Pipeline p);
+std::string to_string(Device d);
+
+/// CPUs this process may run on (sched_getaffinity), at least 1: the value of --workers auto.
+int usable_cores();
+
+}  // namespace ferry::bench

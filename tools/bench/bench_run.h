@@ -1,0 +1,48 @@
+#pragma once
+/// One ferry-bench run: open the data, build the dataset for the pipeline,
+/// drive a DataLoader for the asked epochs or seconds, and measure.
+///
+///   ferry::bench::RunReport r = ferry::bench::run_bench(options, data, {.progress = stdout});
+///
+/// Loader and dataset failures propagate as ferry::Error (the tool's exit 1).
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "loader/dataset.h"
+#include "tools/bench/bench_options.h"
+#include "tools/bench/chrome_trace.h"
+#include "tools/bench/run_report.h"
+
+namespace ferry::bench {
+
+/// The folder the default sample set goes to: $XDG_CACHE_HOME/ferry/sample-512,
+/// else $HOME/.cache/ferry/sample-512, else ./ferry-sample-512.
+std::string default_sample_dir();
+
+/// Generates the sample set (512 JPEGs, 8 classes, seed 0) into `dir` unless
+/// `dir/.complete` exists; progress lines go to `log` (may be null).
+void ensure_sample_data(const std::string& dir, std::FILE* log);
+
+/// A dataset for `pipeline` over the source `data` names (open_source()).
+std::shared_ptr<Dataset> make_dataset(const std::string& data, Pipeline pipeline);
+
+struct RunHooks {
+  std::FILE* progress = nullptr;  ///< where progress goes (style from isatty); null = none
+  std::string progress_label;     ///< prefix of progress lines, e.g. "[workers 2]"
+  bool trace = false;             ///< record trace events into the report's trace fields
+};
+
+struct TraceCapture {
+  std::vector<trace::Event> events;
+  TraceProcessNames processes;
+  uint64_t origin_ns = 0;
+};
+
+/// Runs `options` (workers already resolved) over `dataset` (opened from
+/// `data`). Fills `trace_out` when hooks.trace is set.
+RunReport run_bench(const BenchOptions& options, const std::shared_ptr<Dataset>& dataset, const std::string& data,
+                    const RunHooks& hooks, TraceCapture* trace_out = nullptr);
+
+}  // namespace ferry::bench

@@ -1,0 +1,76 @@
+#pragma once
+/// What one ferry-bench run measured, and how it is shown: the readable text
+/// report, the JSON document (stable keys, see docs/bench.md) and the table
+/// of a --sweep-workers run.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "tools/bench/bench_options.h"
+#include "trace/trace.h"
+
+namespace ferry::bench {
+
+class JsonWriter;
+
+struct RunReport {
+  BenchOptions options;         ///< as used: workers resolved when workers_auto
+  int usable_cores = 1;         ///< what --workers auto saw
+  std::string data;             ///< the dataset spec that was opened
+  bool data_generated = false;  ///< data is the generated sample set
+  std::string dataset;          ///< the dataset's one-line description
+  std::string loader;           ///< DataLoader::describe()
+  int rank = 0;
+  int world_size = 1;
+  std::string rank_source;  ///< where rank and world size came from
+
+  int64_t images = 0;
+  int64_t batches = 0;
+  int64_t epochs = 0;                ///< epochs started (the last may be partial with --seconds)
+  double wall_s = 0;                 ///< first begin() to the last batch
+  double open_s = 0;                 ///< opening (indexing) the data
+  double setup_s = 0;                ///< constructing the loader
+  uint64_t output_bytes = 0;         ///< bytes of all batch fields delivered
+  double input_bytes_per_image = 0;  ///< mean encoded size over a sample of the data (0: unknown)
+  trace::StageTotals stage_ns;       ///< per stage, summed over all processes
+  uint64_t consumer_wait_ns = 0;
+  uint64_t worker_busy_ns = 0;  ///< summed over workers
+  uint64_t worker_start_ns = 0;
+  double latency_p50_ms = 0;
+  double latency_p99_ms = 0;
+  uint64_t peak_rss_bytes = 0;  ///< ferry-bench + its workers, sampled
+  uint64_t shared_memory_bytes = 0;
+  int64_t skipped_samples = 0;
+  int64_t substituted_samples = 0;
+  int64_t decode_warnings = 0;
+  std::vector<std::string> bad_sample_messages;
+  std::string checksum;  ///< 16 hex digits when --checksum, else empty
+
+  double images_per_s() const { return wall_s > 0 ? double(images) / wall_s : 0; }
+  double output_mb_per_s() const { return wall_s > 0 ? double(output_bytes) / 1e6 / wall_s : 0; }
+  double input_mb_per_s() const { return images_per_s() * input_bytes_per_image / 1e6; }
+  double stage_ms_per_image(size_t stage) const;
+  double consumer_wait_fraction() const;
+  /// Time workers had work in flight over workers x wall; with 0 workers,
+  /// the time the calling thread spent producing samples over wall.
+  double worker_busy_fraction() const;
+};
+
+/// Nearest-rank percentile (p in 0..100) of `values`, 0 when empty.
+uint64_t percentile(std::vector<uint64_t> values, double p);
+
+/// The readable report (several lines, ends with a newline; no checksum line).
+std::string report_text(const RunReport& r);
+/// Writes the report as one JSON object.
+void write_report_json(JsonWriter& w, const RunReport& r);
+/// A whole JSON document for one run.
+std::string report_json(const RunReport& r);
+/// A whole JSON document for a sweep: {"sweep": [run, ...]}.
+std::string sweep_json(const std::vector<RunReport>& runs);
+/// The table of a sweep, one row per run.
+std::string sweep_table(const std::vector<RunReport>& runs);
+
+/// "412.3 MiB".
+std::string format_bytes(double bytes);
+
+}  // namespace ferry::bench
