@@ -2,7 +2,12 @@
 
 #include <pybind11/stl.h>
 
+#include <dlfcn.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <chrono>
+#include <cstdlib>
 #include <cmath>
 #include <memory>
 #include <mutex>
@@ -10,11 +15,10 @@
 #include <utility>
 
 #include "base/error.h"
+#include "loader/builtin_datasets.h"
 #include "loader/data_loader.h"
-#include "loader/datasets/image_dataset.h"
 #include "loader/datasets/image_folder.h"
 #include "loader/datasets/open_source.h"
-#include "loader/datasets/raw_bytes_dataset.h"
 #include "loader/samplers/distributed_sampler.h"
 #include "python/src/tensor.h"
 #include "transforms/image_pipeline.h"
@@ -25,20 +29,32 @@ namespace ferry::python {
 
 namespace {
 
-/// A dataset as Python holds it: the C++ Dataset plus, when it has one, the
-/// SampleSource under it (for path() and label()).
+/// A dataset as Python holds it: the C++ Dataset (built by
+/// open_image_dataset/open_raw_dataset, so spawned workers can rebuild it
+/// from its spec) and the source spec string; the SampleSource behind path()
+/// and label() is opened on first use.
 struct PyDataset {
   std::shared_ptr<Dataset> dataset;
-  std::shared_ptr<SampleSource> source;
+  std::string spec;
+  std::shared_ptr<std::shared_ptr<SampleSource>> source = std::make_shared<std::shared_ptr<SampleSource>>();
+
+  const SampleSource& src() const {
+    if (!*source) {
+      py::gil_scoped_release nogil;
+      *source = open_source(spec);
+    }
+    return **source;
+  }
 };
 
-PyDataset make_dataset(std::shared_ptr<SampleSource> source, const std::string& pipeline, int size) {
+PyDataset make_dataset(const std::string& spec, const std::string& pipeline, int size) {
   PyDataset d;
-  d.source = source;
+  d.spec = spec;
+  py::gil_scoped_release nogil;  // indexing a large tree takes a while
   if (pipeline == "raw")
-    d.dataset = std::make_shared<RawBytesDataset>(std::move(source));
+    d.dataset = open_raw_dataset(spec);
   else
-    d.dataset = std::make_shared<ImageDataset>(std::move(source), transforms::PipelineSpec::named(pipeline, size));
+    d.dataset = open_image_dataset(spec, transforms::PipelineSpec::named(pipeline, size));
   return d;
 }
 
@@ -65,6 +81,31 @@ OnBadSample parse_bad_sample(const std::string& s) {
   if (s == "substitute") return OnBadSample::kSubstitute;
   throw InvalidOption("ferry: on_bad_sample must be 'error', 'skip' or 'substitute', got '" + s + "'");
 }
+
+StartMethod parse_start_method(const std::string& s) {
+  if (s == "auto") return StartMethod::kAuto;
+  if (s == "fork") return StartMethod::kFork;
+  if (s == "spawn") return StartMethod::kSpawn;
+  throw InvalidOption("ferry: start_method must be 'auto', 'fork' or 'spawn', got '" + s + "'");
+}
+
+// The ferry-worker program shipped beside the module (pip install puts it in
+// ferry_bin/ next to the .so), for the spawn start method. The engine's own
+// lookup ($FERRY_WORKER, beside the python executable, the build tree) comes
+// after; an empty result leaves the choice to it.
+std::string worker_beside_module() {
+  if (const char* env = std::getenv("FERRY_WORKER"); env && *env) return {};
+  Dl_info info{};
+  if (dladdr(reinterpret_cast<void*>(&worker_beside_module), &info) == 0 || !info.dli_fname) return {};
+  std::string dir = info.dli_fname;
+  if (dir.find('/') == std::string::npos) return {};
+  dir = dir.substr(0, dir.rfind('/'));
+  for (const std::string& p : {dir + "/ferry_bin/ferry-worker", dir + "/ferry-worker"})
+    if (access(p.c_str(), X_OK) == 0) return p;
+  return {};
+}
+
+std::string g_default_worker;  // worker_beside_module(), found at import
 
 OnWorkerFailure parse_worker_failure(const std::string& s) {
   if (s == "error") return OnWorkerFailure::kError;
@@ -295,7 +336,8 @@ std::unique_ptr<PyLoader> make_loader(const PyDataset& dataset, int64_t batch_si
                                       py::object prefetch_factor, bool persistent_workers, bool drop_last,
                                       bool pin_memory, double timeout, bool in_order, uint64_t seed,
                                       int threads_per_worker, const std::string& on_bad_sample,
-                                      const std::string& on_worker_failure, py::object rank, py::object world_size) {
+                                      const std::string& on_worker_failure, py::object rank, py::object world_size,
+                                      const std::string& start_method, py::object worker_executable) {
   if (pin_memory)
     throw InvalidOption(
         "ferry: pin_memory=True is not available from Python yet: the module has no CUDA stage wired in. "
@@ -316,6 +358,8 @@ std::unique_ptr<PyLoader> make_loader(const PyDataset& dataset, int64_t batch_si
   o.threads_per_worker = threads_per_worker;
   o.on_bad_sample = parse_bad_sample(on_bad_sample);
   o.on_worker_failure = parse_worker_failure(on_worker_failure);
+  o.start_method = parse_start_method(start_method);
+  o.worker_executable = worker_executable.is_none() ? g_default_worker : worker_executable.cast<std::string>();
   if (!world_size.is_none() || !rank.is_none()) {
     if (world_size.is_none() || rank.is_none())
       throw InvalidOption("ferry: pass both rank and world_size (or neither)");
@@ -333,31 +377,32 @@ std::unique_ptr<PyLoader> make_loader(const PyDataset& dataset, int64_t batch_si
 }  // namespace
 
 void bind_loader(py::module_& m) {
+  g_default_worker = worker_beside_module();
   py::class_<PyDataset>(m, "Dataset",
                         "A C++ dataset: encoded samples from a source, decoded by a named pipeline.\n"
                         "Build one with ferry.ImageFolder(...) or ferry.open_dataset(...).")
       .def("__len__", [](const PyDataset& d) { return d.dataset->size(); })
       .def("describe", [](const PyDataset& d) { return d.dataset->describe(); })
       .def_property_readonly("schema", [](const PyDataset& d) { return schema_list(d.dataset->schema()); })
-      .def_property_readonly("num_classes", [](const PyDataset& d) { return d.source ? d.source->num_classes() : 0; })
+      .def_property_readonly("num_classes", [](const PyDataset& d) { return d.src().num_classes(); })
       .def_property_readonly("classes",
                              [](const PyDataset& d) -> py::object {
-                               auto folder = std::dynamic_pointer_cast<ImageFolder>(d.source);
+                               const auto* folder = dynamic_cast<const ImageFolder*>(&d.src());
                                if (!folder) return py::none();
                                return py::cast(folder->classes());
                              })
       .def(
           "path",
           [](const PyDataset& d, int64_t i) {
-            if (i < 0 || i >= d.source->size()) throw py::index_error("ferry: sample index out of range");
-            return d.source->path(i);
+            if (i < 0 || i >= d.src().size()) throw py::index_error("ferry: sample index out of range");
+            return d.src().path(i);
           },
           py::arg("index"))
       .def(
           "label",
           [](const PyDataset& d, int64_t i) {
-            if (i < 0 || i >= d.source->size()) throw py::index_error("ferry: sample index out of range");
-            return d.source->label(i);
+            if (i < 0 || i >= d.src().size()) throw py::index_error("ferry: sample index out of range");
+            return d.src().label(i);
           },
           py::arg("index"))
       .def("__repr__", [](const PyDataset& d) { return "ferry.Dataset(" + d.dataset->describe() + ")"; });
@@ -365,12 +410,10 @@ void bind_loader(py::module_& m) {
   m.def(
       "ImageFolder",
       [](const std::string& root, const std::string& pipeline, int size) {
-        std::shared_ptr<SampleSource> source;
-        {
-          py::gil_scoped_release nogil;  // indexing a large tree takes a while
-          source = std::make_shared<ImageFolder>(root);
-        }
-        return make_dataset(std::move(source), pipeline, size);
+        struct stat st {};
+        if (::stat(root.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+          throw DataError("ferry: ImageFolder root " + root + " is not a folder");
+        return make_dataset(root, pipeline, size);
       },
       py::arg("root"), py::arg("pipeline") = "train", py::arg("size") = 224,
       "root/<class>/<file> as torchvision's ImageFolder, decoded by `pipeline`:\n"
@@ -379,14 +422,7 @@ void bind_loader(py::module_& m) {
 
   m.def(
       "open_dataset",
-      [](const std::string& spec, const std::string& pipeline, int size) {
-        std::shared_ptr<SampleSource> source;
-        {
-          py::gil_scoped_release nogil;
-          source = open_source(spec);
-        }
-        return make_dataset(std::move(source), pipeline, size);
-      },
+      [](const std::string& spec, const std::string& pipeline, int size) { return make_dataset(spec, pipeline, size); },
       py::arg("spec"), py::arg("pipeline") = "train", py::arg("size") = 224,
       "A dataset from one string: a folder (ImageFolder), a .csv/.tsv file list (path,label),\n"
       "a .tar shard or brace pattern (train-{000..099}.tar), or a .ferry packed file.");
@@ -409,7 +445,8 @@ void bind_loader(py::module_& m) {
            py::arg("timeout") = 0.0, py::arg("in_order") = true, py::arg("seed") = 0,
            py::arg("threads_per_worker") = 1, py::arg("on_bad_sample") = "error",
            py::arg("on_worker_failure") = "error", py::arg("rank") = py::none(),
-           py::arg("world_size") = py::none())
+           py::arg("world_size") = py::none(), py::arg("start_method") = "auto",
+           py::arg("worker_executable") = py::none())
       .def("__len__", &PyLoader::size)
       .def("__iter__",
            [](py::object self) {

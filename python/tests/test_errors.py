@@ -50,12 +50,20 @@ def test_skip_and_substitute_policies_count_bad_samples(fresh_image_folder):
     assert sub.stats()["substituted_samples"] == 1
 
 
-def test_a_missing_file_fails_the_batch_with_its_path(fresh_image_folder):
-    ds = ferry.ImageFolder(str(fresh_image_folder), pipeline="val", size=16)
-    os.unlink(ds.path(2))
-    with pytest.raises(ferry.SampleFailed, match=str(ds.path(2))):
-        for _ in ferry.DataLoader(ds, batch_size=4, num_workers=1, on_bad_sample="skip"):
-            pass
+def test_a_missing_file_fails_the_batch_with_its_path(image_folder, tmp_path):
+    # A file list is not checked until read, and spawned workers rebuild the
+    # same list, so every worker sees the missing file.
+    ds = ferry.ImageFolder(str(image_folder), pipeline="val", size=16)
+    missing = tmp_path / "gone.jpg"
+    lst = tmp_path / "list.csv"
+    lst.write_text("".join(f"{missing if i == 2 else ds.path(i)},0\n" for i in range(8)))
+    for workers in (0, 1):
+        loader = ferry.DataLoader(ferry.open_dataset(str(lst), pipeline="val", size=16), batch_size=4,
+                                  num_workers=workers, on_bad_sample="skip")
+        with pytest.raises(ferry.SampleFailed, match=str(missing)) as info:
+            for _ in loader:
+                pass
+        assert info.value.sample_index == 2
 
 
 def fifo_list(tmp_path, image_folder, block_at=2, total=8):
