@@ -63,7 +63,7 @@ class BenchCli : public ::testing::Test {
   }
 
   // Runs ferry-bench with `args`, stdout and stderr captured in files.
-  static Outcome run(const std::vector<std::string>& args) {
+  static Outcome run(const std::vector<std::string>& args, const std::string& cache_home = "") {
     const std::string out_path = path("stdout.txt"), err_path = path("stderr.txt");
     const pid_t pid = fork();
     if (pid == 0) {
@@ -72,6 +72,7 @@ class BenchCli : public ::testing::Test {
       if (out < 0 || err < 0) _exit(126);
       dup2(out, STDOUT_FILENO);
       dup2(err, STDERR_FILENO);
+      if (!cache_home.empty()) setenv("XDG_CACHE_HOME", cache_home.c_str(), 1);
       const std::string exe = binary();
       std::vector<char*> argv;
       argv.push_back(const_cast<char*>(exe.c_str()));
@@ -270,6 +271,18 @@ TEST_F(BenchCli, BadSamplesAreSkippedOrFailTheRunWithTheirPath) {
       run({"--data", bad_data, "--pipeline", "val", "--batch-size", "4", "--workers", "1", "--no-progress"});
   EXPECT_EQ(failed.exit_code, 1);
   EXPECT_NE(failed.err.find("zz_broken.jpg"), std::string::npos) << failed.err;
+}
+
+TEST_F(BenchCli, WithoutDataASampleSetIsGeneratedOnceAndReused) {
+  const std::string cache = path("cache");
+  const Outcome first = run({"--pipeline", "read", "--seconds", "0.3", "--no-progress"}, cache);
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  EXPECT_NE(first.out.find("generating a sample data set"), std::string::npos) << first.out;
+  EXPECT_TRUE(std::filesystem::exists(cache + "/ferry/sample-512/.complete"));
+  const Outcome second = run({"--pipeline", "read", "--seconds", "0.3", "--no-progress"}, cache);
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  EXPECT_EQ(second.out.find("generating"), std::string::npos) << second.out;
+  EXPECT_NE(second.out.find("(generated sample set)"), std::string::npos) << second.out;
 }
 
 TEST_F(BenchCli, SecondsModeRunsSeveralEpochsAndStops) {

@@ -54,9 +54,24 @@ std::string default_sample_dir() {
 
 void ensure_sample_data(const std::string& dir, std::FILE* log) {
   if (std::filesystem::exists(std::filesystem::path(dir) / ".complete")) return;
-  if (log) std::fprintf(log, "ferry-bench: generating a sample data set once into %s ...\n", dir.c_str());
-  std::filesystem::create_directories(dir);
-  sample::write_image_folder(dir, kSampleImages, kSampleClasses, 0);
+  namespace fs = std::filesystem;
+  if (log) {
+    std::fprintf(log, "ferry-bench: generating a sample data set once into %s ...\n", dir.c_str());
+    std::fflush(log);
+  }
+  // Written beside its place and renamed into it, so a concurrent run never
+  // reads a half-written set; a leftover from an interrupted run is replaced.
+  const fs::path target(dir);
+  fs::create_directories(target.parent_path().empty() ? fs::path(".") : target.parent_path());
+  const fs::path staging = target.string() + ".tmp-" + std::to_string(getpid());
+  fs::remove_all(staging);
+  sample::write_image_folder(staging.string(), kSampleImages, kSampleClasses, 0);
+  if (fs::exists(target / ".complete")) {
+    fs::remove_all(staging);  // another run finished first
+    return;
+  }
+  fs::remove_all(target);
+  fs::rename(staging, target);
 }
 
 std::shared_ptr<Dataset> make_dataset(const std::string& data, Pipeline pipeline) {
