@@ -13,13 +13,10 @@
 #include <set>
 #include <utility>
 
-#include <tbb/global_control.h>
-#include <tbb/parallel_for.h>
-#include <tbb/task_arena.h>
-
 #include "base/error.h"
 #include "base/unique_fd.h"
 #include "loader/datasets/detail/file_io.h"
+#include "loader/datasets/detail/parallel.h"
 
 namespace ferry {
 namespace {
@@ -173,15 +170,8 @@ ImageFolder::ImageFolder(std::string root, ImageFolderOptions options) : root_(s
   std::sort(classes_.begin(), classes_.end());
 
   std::vector<ClassFiles> per_class(classes_.size());
-  auto body = [&](const tbb::blocked_range<size_t>& r) {
-    for (size_t c = r.begin(); c != r.end(); ++c) per_class[c] = index_class(rootfd.get(), classes_[c], root_, exts);
-  };
-  if (options.index_threads > 0) {
-    tbb::task_arena arena(options.index_threads);
-    arena.execute([&] { tbb::parallel_for(tbb::blocked_range<size_t>(0, classes_.size(), 1), body); });
-  } else {
-    tbb::parallel_for(tbb::blocked_range<size_t>(0, classes_.size(), 1), body);
-  }
+  detail::parallel_for_index(classes_.size(), options.index_threads,
+                             [&](size_t c) { per_class[c] = index_class(rootfd.get(), classes_[c], root_, exts); });
 
   size_t total = 0;
   size_t bytes = 0;

@@ -10,7 +10,7 @@
 ///   the folder (torchvision refuses both too).
 ///
 /// Indexing reads directories with getdents64 in 64 KiB batches, one class per
-/// TBB task, and keeps names in one string pool (about 40 bytes per file).
+/// task on a small thread pool, and keeps names in one string pool (about 40 bytes per file).
 /// index_seconds() reports how long it took.
 #include <cstdint>
 #include <string>
@@ -23,7 +23,7 @@ namespace ferry {
 struct ImageFolderOptions {
   /// File extensions that count as images (with the dot; compared case-insensitively).
   std::vector<std::string> extensions = {".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp"};
-  /// Threads for indexing; 0 = TBB's default (all cores).
+  /// Threads for indexing; 0 = one per core.
   int index_threads = 0;
 };
 

@@ -11,11 +11,9 @@
 #include <cstring>
 #include <utility>
 
-#include <tbb/parallel_for.h>
-#include <tbb/task_arena.h>
-
 #include "base/error.h"
 #include "loader/datasets/detail/file_io.h"
+#include "loader/datasets/detail/parallel.h"
 #include "loader/datasets/detail/tar_format.h"
 
 namespace ferry {
@@ -212,17 +210,9 @@ TarShards::TarShards(std::vector<std::string> shard_paths, TarShardsOptions opti
     fds_.push_back(std::move(fd));
   }
   std::vector<ShardIndex> per_shard(shards_.size());
-  auto body = [&](const tbb::blocked_range<size_t>& r) {
-    for (size_t s = r.begin(); s != r.end(); ++s) {
-      per_shard[s] = index_shard(fds_[s].get(), shards_[s], static_cast<uint32_t>(s), options);
-    }
-  };
-  if (options.index_threads > 0) {
-    tbb::task_arena arena(options.index_threads);
-    arena.execute([&] { tbb::parallel_for(tbb::blocked_range<size_t>(0, shards_.size(), 1), body); });
-  } else {
-    tbb::parallel_for(tbb::blocked_range<size_t>(0, shards_.size(), 1), body);
-  }
+  detail::parallel_for_index(shards_.size(), options.index_threads, [&](size_t s) {
+    per_shard[s] = index_shard(fds_[s].get(), shards_[s], static_cast<uint32_t>(s), options);
+  });
   for (auto& idx : per_shard) {
     shard_begin_.push_back(static_cast<int64_t>(samples_.size()));
     for (size_t k = 0; k < idx.samples.size(); ++k) {

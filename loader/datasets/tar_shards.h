@@ -8,7 +8,7 @@
 /// A sample's bytes are its image member (the first of `image_extensions`
 /// present); its label is the integer text of its `.cls` member (-1 when absent).
 ///
-/// Opening indexes every shard (one TBB task per shard, 512-byte header reads
+/// Opening indexes every shard (one task per shard on a small thread pool, 512-byte header reads
 /// that skip member data), so samples can then be read in any order with one
 /// pread each: the map-style loader can use shards directly. Read in shard
 /// order (TarShardSampler, tar_shard_sampler.h) the reads are sequential and
@@ -38,7 +38,7 @@ struct TarShardsOptions {
   std::vector<std::string> image_extensions = {"jpg", "jpeg", "png", "webp", "ppm", "bmp", "img"};
   /// Member extension holding the label as decimal text.
   std::string label_extension = "cls";
-  /// Threads for indexing; 0 = TBB's default.
+  /// Threads for indexing; 0 = one per core.
   int index_threads = 0;
 };
 
