@@ -2,6 +2,11 @@
 add_library(ferry_warnings INTERFACE)
 target_compile_options(ferry_warnings INTERFACE
   $<$<COMPILE_LANGUAGE:CXX>:-Wall -Wextra -Wpedantic -Werror -Wno-missing-field-initializers>)
+# GCC 12 reports -Wrestrict on `"literal" + std::string` at -O2 and above, a
+# false positive in libstdc++ (GCC bug 105329).
+if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU" AND CMAKE_CXX_COMPILER_VERSION VERSION_LESS 13)
+  target_compile_options(ferry_warnings INTERFACE $<$<COMPILE_LANGUAGE:CXX>:-Wno-restrict>)
+endif()
 
 if(FERRY_SANITIZE)
   string(REPLACE "," ";" _ferry_sanitizers "${FERRY_SANITIZE}")

@@ -153,7 +153,7 @@ std::string DataLoader::describe() const {
     << (options_.persistent_workers ? ", persistent" : "") << (options_.in_order ? "" : ", out of order") << "\n";
   o << "memory: slot " << workers::format_bytes(double(slot_bytes())) << ", shared total "
     << workers::format_bytes(double(shared_memory_bytes())) << "\n";
-  o << "on_bad_sample=" << to_string(options_.on_bad_sample)
+  o << "sharing=" << to_string(options_.sharing) << ", on_bad_sample=" << to_string(options_.on_bad_sample)
     << ", on_worker_failure=" << to_string(options_.on_worker_failure);
   return o.str();
 }

@@ -51,6 +51,8 @@ std::string to_string(OnBadSample p) {
   return "?";
 }
 
+std::string to_string(Sharing s) { return s == Sharing::kFileSystem ? "file_system" : "file_descriptor"; }
+
 std::string to_string(OnWorkerFailure p) {
   switch (p) {
     case OnWorkerFailure::kError:

@@ -33,6 +33,12 @@ enum class OnWorkerFailure : uint8_t {
   kRespawn  ///< a new worker takes over and re-runs its batches
 };
 
+/// How batch memory is shared with worker processes.
+enum class Sharing : uint8_t {
+  kFileDescriptor,  ///< memfd + fd passing: nothing can leak, even on SIGKILL (default)
+  kFileSystem       ///< named /dev/shm segments, unlinked once mapped; for hosts that limit open fds
+};
+
 struct LoaderOptions {
   int64_t batch_size = 1;                ///< samples per batch, >= 1
   bool shuffle = false;                  ///< RandomSampler(seed) when no sampler is given
@@ -48,6 +54,7 @@ struct LoaderOptions {
   OnWorkerFailure on_worker_failure = OnWorkerFailure::kError;
   int max_respawns = 3;  ///< per epoch, with kRespawn; then WorkerCrashed
   StartMethod start_method = StartMethod::kAuto;
+  Sharing sharing = Sharing::kFileDescriptor;
   int slots_per_worker = 0;  ///< batch slots per worker; 0 = prefetch_factor + 1
   /// Spawn: the ferry-worker program. Empty: $FERRY_WORKER, then ferry-worker
   /// beside this executable, then the one in ferry's build tree.
@@ -70,5 +77,6 @@ struct LoaderOptions {
 std::string to_string(StartMethod m);
 std::string to_string(OnBadSample p);
 std::string to_string(OnWorkerFailure p);
+std::string to_string(Sharing s);
 
 }  // namespace ferry

@@ -1,8 +1,15 @@
 #include "workers/shared_segment.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
 #include <sys/mman.h>
 #include <sys/statvfs.h>
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
 
 #include <cerrno>
 #include <cstdio>
@@ -72,13 +79,92 @@ SharedSegment SharedSegment::map(UniqueFd fd, size_t bytes) {
   return s;
 }
 
+SharedSegment SharedSegment::create_named(const std::string& name, size_t bytes, const std::string& purpose) {
+  SharedSegment s;
+  const std::string path = "/" + name;
+  s.fd_.reset(shm_open(path.c_str(), O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600));
+  if (!s.fd_.valid()) throw SystemError("shm_open(" + path + ") for " + purpose, errno);
+  s.name_ = name;
+  s.size_ = bytes;
+  const int err = posix_fallocate(s.fd_.get(), 0, static_cast<off_t>(bytes));
+  if (err != 0) {
+    s.unlink_name();
+    throw SystemError("reserving shared memory for " + purpose + shm_advice(bytes) + " fallocate", err);
+  }
+  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, s.fd_.get(), 0);
+  if (p == MAP_FAILED) {
+    const int e = errno;
+    s.unlink_name();
+    throw SystemError("mapping shared memory for " + purpose + shm_advice(bytes) + " mmap", e);
+  }
+  s.data_ = static_cast<std::byte*>(p);
+  return s;
+}
+
+SharedSegment SharedSegment::open_named(const std::string& name, size_t bytes) {
+  const std::string path = "/" + name;
+  UniqueFd fd(shm_open(path.c_str(), O_RDWR | O_CLOEXEC, 0));
+  if (!fd.valid()) throw SystemError("shm_open(" + path + ")", errno);
+  SharedSegment s = map(std::move(fd), bytes);
+  s.name_ = name;
+  return s;
+}
+
+bool SharedSegment::unlink_name() noexcept {
+  if (name_.empty()) return false;
+  const bool ok = shm_unlink(("/" + name_).c_str()) == 0;
+  name_.clear();
+  return ok;
+}
+
+std::string segment_name(const std::string& what) {
+  static std::atomic<uint64_t> counter{0};
+  return "ferry-" + std::to_string(getpid()) + "-" + what + "-" + std::to_string(counter.fetch_add(1));
+}
+
+namespace {
+
+// A zombie still answers kill(pid, 0), but it will never unlink anything.
+bool process_running(pid_t pid) {
+  if (kill(pid, 0) != 0 && errno == ESRCH) return false;
+  FILE* f = std::fopen(("/proc/" + std::to_string(pid) + "/stat").c_str(), "r");
+  if (!f) return false;
+  char line[512] = {};
+  const size_t n = std::fread(line, 1, sizeof line - 1, f);
+  std::fclose(f);
+  const char* close = std::strrchr(line, ')');
+  return !(n > 0 && close && close[1] == ' ' && (close[2] == 'Z' || close[2] == 'X'));
+}
+
+}  // namespace
+
+int reap_stale_named_segments() {
+  int removed = 0;
+  DIR* dir = opendir("/dev/shm");
+  if (!dir) return 0;
+  while (dirent* e = readdir(dir)) {
+    const std::string n = e->d_name;
+    if (n.rfind("ferry-", 0) != 0) continue;
+    const pid_t pid = static_cast<pid_t>(std::atol(n.c_str() + 6));
+    if (pid <= 0) continue;
+    if (process_running(pid)) continue;
+    if (shm_unlink(("/" + n).c_str()) == 0) ++removed;
+  }
+  closedir(dir);
+  return removed;
+}
+
 SharedSegment::SharedSegment(SharedSegment&& o) noexcept
-    : fd_(std::move(o.fd_)), data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)) {}
+    : fd_(std::move(o.fd_)),
+      name_(std::move(o.name_)),
+      data_(std::exchange(o.data_, nullptr)),
+      size_(std::exchange(o.size_, 0)) {}
 
 SharedSegment& SharedSegment::operator=(SharedSegment&& o) noexcept {
   if (this != &o) {
     if (data_) munmap(data_, size_);
     fd_ = std::move(o.fd_);
+    name_ = std::move(o.name_);
     data_ = std::exchange(o.data_, nullptr);
     size_ = std::exchange(o.size_, 0);
   }

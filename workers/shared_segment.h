@@ -17,6 +17,14 @@ class SharedSegment {
   static SharedSegment create(const std::string& name, size_t bytes, const std::string& purpose);
   /// Maps `bytes` of an existing segment received from another process.
   static SharedSegment map(UniqueFd fd, size_t bytes);
+  /// The file_system strategy: a named POSIX segment (/dev/shm/<name>, name
+  /// without the slash) created exclusively, space reserved, mapped.
+  static SharedSegment create_named(const std::string& name, size_t bytes, const std::string& purpose);
+  /// Opens and maps a named segment another process created.
+  static SharedSegment open_named(const std::string& name, size_t bytes);
+  /// Removes the name (the mapping stays). Idempotent; false if already gone.
+  bool unlink_name() noexcept;
+  const std::string& name() const { return name_; }
 
   SharedSegment(SharedSegment&& o) noexcept;
   SharedSegment& operator=(SharedSegment&& o) noexcept;
@@ -35,12 +43,19 @@ class SharedSegment {
 
  private:
   UniqueFd fd_;
+  std::string name_;  // file_system strategy: the name while it exists
   std::byte* data_ = nullptr;
   size_t size_ = 0;
 };
 
 /// Human-readable byte count: "300.0 MiB".
 std::string format_bytes(double bytes);
+
+/// Names of the file_system strategy carry the creating pid:
+/// "ferry-<pid>-<what>". Removes those in /dev/shm whose creator is dead
+/// (left by a process that was SIGKILLed); returns how many.
+int reap_stale_named_segments();
+std::string segment_name(const std::string& what);
 
 /// Rounds up to a multiple of the page size.
 size_t round_up_to_page(size_t bytes);

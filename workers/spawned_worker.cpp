@@ -44,6 +44,7 @@ int serve_spawned_worker(int argc, char** argv, const ProducerFactory& factory) 
   setup.slot_bytes = r.get<uint64_t>();
   setup.num_slots = r.get<int32_t>();
   const uint64_t arena_bytes = r.get<uint64_t>();
+  setup.named_segments = r.get<bool>();
   const auto payload = r.get_bytes();
 
   SharedSegment arena = SharedSegment::map(std::move(arena_fd), arena_bytes);

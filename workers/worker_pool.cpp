@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/pidfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -100,6 +101,8 @@ WorkerPool::WorkerPool(PoolOptions options, std::shared_ptr<Producer> producer)
   options_.slot_bytes = round_up_to_page(std::max<size_t>(options_.slot_bytes, 1));
   slots_->slot_bytes = options_.slot_bytes;
 
+  // Segments left by a ferry process that was SIGKILLed before unlinking.
+  if (options_.sharing == Sharing::kFileSystem) reap_stale_named_segments();
   epoll_.reset(static_cast<int>(check_syscall(epoll_create1(EPOLL_CLOEXEC), "epoll_create1")));
   register_fd(epoll_.get());
   const uint64_t t0 = trace::now_ns();
@@ -109,9 +112,11 @@ WorkerPool::WorkerPool(PoolOptions options, std::shared_ptr<Producer> producer)
                                   std::to_string(options_.slots_per_worker) + " slots x " +
                                   format_bytes(double(options_.slot_bytes)) + ")";
       // One page past the slots holds the worker's status word.
-      slots_->arenas.push_back(SharedSegment::create(options_.name_prefix + std::to_string(i) + "-slots",
-                                                     options_.slot_bytes * size_t(options_.slots_per_worker) + 4096,
-                                                     purpose));
+      const size_t bytes = options_.slot_bytes * size_t(options_.slots_per_worker) + 4096;
+      slots_->arenas.push_back(
+          options_.sharing == Sharing::kFileSystem
+              ? SharedSegment::create_named(segment_name("w" + std::to_string(i) + "-slots"), bytes, purpose)
+              : SharedSegment::create(options_.name_prefix + std::to_string(i) + "-slots", bytes, purpose));
       register_fd(slots_->arenas.back().fd());
       std::vector<int> free;
       for (int s = options_.slots_per_worker - 1; s >= 0; --s) free.push_back(s);
@@ -124,6 +129,8 @@ WorkerPool::WorkerPool(PoolOptions options, std::shared_ptr<Producer> producer)
     throw;
   }
   stats_.start_ns = trace::now_ns() - t0;
+  // Every worker has mapped its arena: the names can go.
+  for (auto& arena : slots_->arenas) arena.unlink_name();
   // Forked workers hold their own mappings now and a respawn inherits ours,
   // so the fds can go; spawned workers receive the fd, so it stays.
   if (options_.launch == Launch::kSpawn) return;
@@ -169,6 +176,7 @@ void WorkerPool::start_worker(int id) {
     msg.put<uint64_t>(options_.slot_bytes);
     msg.put<int32_t>(options_.slots_per_worker);
     msg.put<uint64_t>(arena.size());
+    msg.put<bool>(options_.sharing == Sharing::kFileSystem);
     msg.put_bytes(options_.spawn_payload);
     w->channel.send(msg.buffer(), arena.fd());  // a dead worker shows up on its pidfd
   }
@@ -196,6 +204,7 @@ pid_t WorkerPool::fork_worker(int id, Channel worker_end, const Channel& main_en
   setup.slot_bytes = options_.slot_bytes;
   setup.num_slots = options_.slots_per_worker;
   setup.status = reinterpret_cast<int64_t*>(setup.arena + options_.slot_bytes * size_t(options_.slots_per_worker));
+  setup.named_segments = options_.sharing == Sharing::kFileSystem;
   setup.fds_to_close = detail::registered_parent_fds();
   setup.fds_to_close.push_back(main_end.fd());
 
@@ -377,6 +386,7 @@ void WorkerPool::handle_message(Worker& w, std::span<const std::byte> message, U
         c.kind = Completion::Kind::kDone;
         const int32_t slot = r.get<int32_t>();
         const uint64_t bytes = r.get<uint64_t>();
+        const std::string name = r.get_string();
         auto payload = r.get_bytes();
         c.payload.assign(payload.begin(), payload.end());
         if (slot >= 0) {
@@ -384,8 +394,16 @@ void WorkerPool::handle_message(Worker& w, std::span<const std::byte> message, U
           c.memory = std::make_shared<BatchMemory>(slots_, w.id, slot, base + size_t(slot) * options_.slot_bytes,
                                                    options_.slot_bytes);
         } else {
-          if (!fd.valid()) throw Error("ferry: worker " + std::to_string(w.id) + " sent a one-off batch without fd");
-          c.memory = std::make_shared<BatchMemory>(SharedSegment::map(std::move(fd), bytes));
+          SharedSegment seg;
+          if (!name.empty()) {
+            seg = SharedSegment::open_named(name, bytes);
+            seg.unlink_name();  // both sides have it mapped now
+          } else {
+            if (!fd.valid()) throw Error("ferry: worker " + std::to_string(w.id) + " sent a one-off batch without fd");
+            seg = SharedSegment::map(std::move(fd), bytes);
+          }
+          seg.close_fd();
+          c.memory = std::make_shared<BatchMemory>(std::move(seg));
           ++stats_.one_off_segments;
         }
       } else {
@@ -484,6 +502,36 @@ void WorkerPool::resubmit_in_flight(Worker& w) {
   }
 }
 
+void WorkerPool::close_channel(Worker& w) noexcept {
+  if (!w.channel.valid()) return;
+  if (epoll_.valid()) epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, w.channel.fd(), nullptr);
+  detail::unregister_parent_fd(w.channel.fd());
+  w.channel.close();
+}
+
+void WorkerPool::discard_pending(Worker& w) noexcept {
+  std::vector<std::byte> buffer;
+  try {
+    while (w.channel.valid()) {
+      UniqueFd fd;  // a passed one-off segment closes with it
+      bool would_block = false;
+      if (!w.channel.receive(buffer, &fd, /*nonblocking=*/true, &would_block)) {
+        if (!would_block) close_channel(w);
+        return;
+      }
+      ByteReader r(buffer);
+      if (r.get<MsgType>() != MsgType::kDone) continue;
+      r.get<uint64_t>();  // task
+      r.get<int32_t>();   // slot
+      r.get<uint64_t>();  // bytes
+      const std::string name = r.get_string();
+      if (!name.empty()) shm_unlink(("/" + name).c_str());
+    }
+  } catch (...) {
+    close_channel(w);
+  }
+}
+
 void WorkerPool::check_timeouts(uint64_t now) {
   if (options_.timeout.count() <= 0) return;
   const uint64_t limit = uint64_t(options_.timeout.count()) * 1'000'000ull;
@@ -514,20 +562,17 @@ int WorkerPool::epoll_timeout_ms(uint64_t now) const {
 void WorkerPool::shutdown() noexcept {
   if (shut_down_) return;
   shut_down_ = true;
-  // 1. Ask politely, and close our ends: a worker blocked sending a result
-  //    gets EPIPE, one blocked reading gets the message or EOF.
+  // 1. Ask politely. With fds, close our ends too: a worker blocked sending a
+  //    result gets EPIPE. Named segments must be unlinked by whoever holds the
+  //    last reference, so then we keep reading (and unlinking) until it exits.
+  const bool named = options_.sharing == Sharing::kFileSystem;
   for (auto& w : workers_) {
-    if (w->channel.valid()) {
-      ByteWriter msg;
-      msg.put(MsgType::kShutdown);
-      try {
-        // A full socket means the worker is not reading; EOF will reach it.
-        send(w->channel.fd(), msg.buffer().data(), msg.buffer().size(), MSG_DONTWAIT | MSG_NOSIGNAL);
-      } catch (...) {
-      }
-      detail::unregister_parent_fd(w->channel.fd());
-      w->channel.close();
-    }
+    if (!w->channel.valid()) continue;
+    ByteWriter msg;
+    msg.put(MsgType::kShutdown);
+    // A full socket means the worker is not reading; EOF or a signal reaches it.
+    send(w->channel.fd(), msg.buffer().data(), msg.buffer().size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (!named) close_channel(*w);
   }
   // 2. Wait for exits with a deadline, then SIGTERM, then SIGKILL.
   auto wait_all = [&](std::chrono::milliseconds grace) {
@@ -537,10 +582,13 @@ void WorkerPool::shutdown() noexcept {
       for (auto& w : workers_)
         if (w->pidfd.valid()) fds.push_back({w->pidfd.get(), POLLIN, 0});
       if (fds.empty()) return;
+      for (auto& w : workers_)
+        if (w->channel.valid()) fds.push_back({w->channel.fd(), POLLIN, 0});
       const uint64_t now = trace::now_ns();
       if (now >= deadline) return;
       const int n = poll(fds.data(), fds.size(), static_cast<int>((deadline - now) / 1'000'000 + 1));
       if (n <= 0) continue;
+      for (auto& w : workers_) discard_pending(*w);
       for (auto& w : workers_) {
         if (!w->pidfd.valid()) continue;
         siginfo_t info{};
@@ -562,6 +610,12 @@ void WorkerPool::shutdown() noexcept {
     waitid(P_PIDFD, static_cast<id_t>(w->pidfd.get()), &info, WEXITED);  // SIGKILL cannot be ignored
     unregister_and_reset(w->pidfd);
   }
+  for (auto& w : workers_) {
+    discard_pending(*w);
+    close_channel(*w);
+  }
+  // Segments our killed workers created but never sent.
+  if (named) reap_stale_named_segments();
   // Reap children whose pidfd was never opened (a failed start).
   for (auto& w : workers_) {
     if (w->pid > 0 && !w->exited) {
@@ -574,6 +628,7 @@ void WorkerPool::shutdown() noexcept {
   ready_.clear();
   unregister_and_reset(epoll_);
   for (auto& arena : slots_->arenas) {
+    arena.unlink_name();  // a start that failed before the names went
     if (arena.fd() >= 0) {
       detail::unregister_parent_fd(arena.fd());
       arena.close_fd();

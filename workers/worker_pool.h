@@ -42,6 +42,12 @@ enum class Launch : uint8_t {
           ///< Producer from spawn_payload (see spawned_worker.h)
 };
 
+/// How batch memory is shared between processes.
+enum class Sharing : uint8_t {
+  kFileDescriptor,  ///< memfd segments whose fds travel by SCM_RIGHTS: nothing to leak
+  kFileSystem       ///< named /dev/shm segments, unlinked once both sides map them
+};
+
 struct PoolOptions {
   int num_workers = 1;                              ///< worker processes, >= 1
   int prefetch_factor = 2;                          ///< tasks in flight per worker, >= 1
@@ -55,6 +61,7 @@ struct PoolOptions {
   /// WorkerCrashed; at most max_respawns times until reset_respawn_budget().
   bool respawn = false;
   Launch launch = Launch::kFork;
+  Sharing sharing = Sharing::kFileDescriptor;
   std::string spawn_executable;          ///< kSpawn: the worker program
   std::vector<std::byte> spawn_payload;  ///< kSpawn: given to its ProducerFactory
   int max_respawns = 3;
@@ -152,6 +159,9 @@ class WorkerPool {
   // Respawns the worker when allowed, otherwise throws WorkerCrashed.
   void handle_exit(Worker& w);
   void resubmit_in_flight(Worker& w);
+  void close_channel(Worker& w) noexcept;
+  // Reads what a stopping worker still sends, unlinking named segments in it.
+  void discard_pending(Worker& w) noexcept;
   void check_timeouts(uint64_t now);
   int epoll_timeout_ms(uint64_t now) const;
 

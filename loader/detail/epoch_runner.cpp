@@ -116,6 +116,8 @@ void EpochRunner::ensure_pool() {
   po.on_interrupt = options_.on_interrupt;
   po.respawn = options_.on_worker_failure == OnWorkerFailure::kRespawn;
   choose_launch(po);
+  po.sharing =
+      options_.sharing == Sharing::kFileSystem ? workers::Sharing::kFileSystem : workers::Sharing::kFileDescriptor;
   po.max_respawns = options_.max_respawns;
   pool_ = std::make_unique<workers::WorkerPool>(po, std::make_shared<DatasetProducer>(filler_));
   pool_->reset_respawn_budget();

@@ -29,8 +29,9 @@ class WorkerSink final : public SlotSink {
     }
     // No free slot was given, or the output is larger than a slot.
     const size_t size = round_up_to_page(std::max(bytes, setup_.slot_bytes));
-    one_off_ = SharedSegment::create(setup_.name + "-oneoff", size,
-                                     "a one-off batch segment of worker " + std::to_string(worker_id_));
+    const std::string purpose = "a one-off batch segment of worker " + std::to_string(worker_id_);
+    one_off_ = setup_.named_segments ? SharedSegment::create_named(segment_name("oneoff"), size, purpose)
+                                     : SharedSegment::create(setup_.name + "-oneoff", size, purpose);
     return {one_off_->data(), one_off_->size()};
   }
   size_t slot_bytes() const override { return setup_.slot_bytes; }
@@ -131,6 +132,8 @@ void run_worker(const WorkerSetup& setup, Channel channel, Producer& producer) {
       const bool one_off = sink.one_off().has_value();
       w.put<int32_t>(one_off ? -1 : slot);
       w.put<uint64_t>(one_off ? sink.one_off()->size() : 0);
+      // file_system: the main process opens it by name and unlinks it.
+      w.put_string(one_off ? sink.one_off()->name() : std::string());
       w.put_bytes(payload);
       done = true;
     } catch (const ItemFailed& e) {
@@ -147,8 +150,13 @@ void run_worker(const WorkerSetup& setup, Channel channel, Producer& producer) {
       w.put_string(e.what());
     }
     append_trace(w);
-    const int fd = done && sink.one_off().has_value() ? sink.one_off()->fd() : -1;
-    send_or_exit(channel, w, fd);
+    const int fd = done && sink.one_off().has_value() && !setup.named_segments ? sink.one_off()->fd() : -1;
+    if (!done && sink.one_off().has_value()) sink.one_off()->unlink_name();  // nobody will open it
+    if (!channel.send(w.buffer(), fd)) {
+      // The main process is gone or stopping and will never open the segment.
+      if (sink.one_off().has_value()) sink.one_off()->unlink_name();
+      _exit(0);
+    }
   }
 }
 

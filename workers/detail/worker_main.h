@@ -20,6 +20,7 @@ struct WorkerSetup {
   size_t slot_bytes = 0;
   int num_slots = 0;
   int64_t* status = nullptr;      // shared word: the item being produced
+  bool named_segments = false;    // file_system sharing: one-off segments by name
   std::vector<int> fds_to_close;  // the parent's fds this worker must drop
 };
 
