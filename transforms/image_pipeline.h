@@ -17,10 +17,13 @@
 ///
 /// How it is fast: the crop box is chosen from the header alone, then only the
 /// rows and columns under it are decoded (jpeg_crop_scanline/jpeg_skip_scanlines),
-/// at the smallest DCT scale n/8 whose scaled crop still covers `size`; one
-/// antialiased resample (Pillow's bilinear) goes from that region straight into
-/// `out`, with flip, normalization, dtype conversion and layout fused into its
-/// last pass. Scratch memory is per thread and reused.
+/// at the smallest DCT scale n/8 whose scaled crop still covers `size`, among the
+/// scales libjpeg-turbo has SIMD IDCTs for (1/8, 2/8, 4/8, 8/8; its plain-C 3/8..7/8
+/// IDCTs are slower than a SIMD 8/8 decode; FERRY_DCT_SCALES=all in the environment
+/// allows every n, for comparison). One antialiased resample (Pillow's bilinear)
+/// goes from that region straight into `out`, with flip, normalization, dtype
+/// conversion and layout fused into its last pass. Scratch memory is per thread
+/// and reused. Figures: docs/performance/transforms.md.
 ///
 /// Normalization applies to float outputs of "train" and "val" only:
 /// out = (pixel / 255 - mean[c]) / std[c]. uint8 outputs are pixels 0..255.
