@@ -36,16 +36,22 @@ bool TarShardStream::open_next_shard() {
 
 bool TarShardStream::fill(size_t n) {
   if (end_ - pos_ >= n) return true;
-  // Move the unread tail to the front, grow for members larger than a read.
-  const size_t keep = end_ - pos_;
-  if (pos_ > 0) {
-    std::memmove(buf_.data(), buf_.data() + pos_, keep);
-    buf_offset_ += pos_;
-    pos_ = 0;
-    end_ = keep;
+  // Move what is still needed (the pending sample's members and the unread
+  // tail) to the front; grow for samples larger than the buffer.
+  const size_t from = std::min(pos_, keep_);
+  if (from > 0) {
+    std::memmove(buf_.data(), buf_.data() + from, end_ - from);
+    buf_offset_ += from;
+    pos_ -= from;
+    end_ -= from;
+    if (keep_ != SIZE_MAX) keep_ -= from;
+    if (pending_rank_ >= 0) pending_image_pos_ -= from;
   }
-  if (buf_.size() < n) buf_.resize((n + read_size_ - 1) / read_size_ * read_size_);
-  while (end_ < n && !eof_) {
+  const size_t need = pos_ + n;
+  if (buf_.size() < need || buf_.size() - end_ < read_size_ / 2) {
+    buf_.resize(std::max(buf_.size(), (need + read_size_ + read_size_ - 1) / read_size_ * read_size_));
+  }
+  while (end_ < need && !eof_) {
     const size_t want = std::min(buf_.size() - end_, read_size_);
     const ssize_t r = ::read(fd_.get(), buf_.data() + end_, want);
     if (r < 0) {
@@ -57,7 +63,7 @@ bool TarShardStream::fill(size_t n) {
     end_ += static_cast<size_t>(r);
     bytes_read_ += static_cast<uint64_t>(r);
   }
-  return end_ - pos_ >= n;
+  return end_ >= need;
 }
 
 bool TarShardStream::next_member(Member& m) {
@@ -84,14 +90,17 @@ bool TarShardStream::next_member(Member& m) {
                       " needs " + std::to_string(h.size) + " bytes from offset " + std::to_string(off + kTarBlock) +
                       " but the file ends at offset " + std::to_string(buf_offset_ + end_));
     }
-    const uint8_t* data = buf_.data() + pos_ + kTarBlock;
+    const size_t header_pos = pos_;
+    const size_t data_pos = pos_ + kTarBlock;
     pos_ += kTarBlock + std::min<uint64_t>(padded, end_ - pos_ - kTarBlock);  // the last padding may be missing
     if (is_ext) {
-      ext.absorb(h.type, std::string_view(reinterpret_cast<const char*>(data), h.size), off, shard);
+      ext.absorb(h.type, std::string_view(reinterpret_cast<const char*>(buf_.data() + data_pos), h.size), off, shard);
     } else if (detail::is_regular_member(h.type)) {
       m.name = std::move(h.name);
       m.offset = off;
-      m.data = {data, h.size};
+      m.header_pos = header_pos;
+      m.data_pos = data_pos;
+      m.size = h.size;
       return true;
     }
   }
@@ -99,30 +108,31 @@ bool TarShardStream::next_member(Member& m) {
 
 void TarShardStream::start_sample(const Member& m, std::string_view key) {
   pending_ = true;
+  keep_ = m.header_pos;
   pending_key_.assign(key);
   pending_offset_ = m.offset;
   pending_label_ = -1;
   pending_rank_ = -1;
-  pending_image_.clear();
+  pending_image_size_ = 0;
 }
 
 void TarShardStream::add_member(const Member& m, std::string_view ext_view) {
   const std::string ext = detail::lower_ascii(ext_view);
   if (ext == options_.label_extension) {
-    if (m.data.size() >= 64) {
-      throw DataError(shards_[shard_] + ":" + m.name + ": label member of " + std::to_string(m.data.size()) +
+    if (m.size >= 64) {
+      throw DataError(shards_[shard_] + ":" + m.name + ": label member of " + std::to_string(m.size) +
                       " bytes (expected a decimal class index)");
     }
-    pending_label_ = detail::parse_label_text(
-        std::string_view(reinterpret_cast<const char*>(m.data.data()), m.data.size()), shards_[shard_] + ":" + m.name);
+    pending_label_ =
+        detail::parse_label_text(std::string_view(reinterpret_cast<const char*>(buf_.data() + m.data_pos), m.size),
+                                 shards_[shard_] + ":" + m.name);
     return;
   }
   for (size_t p = 0; p < options_.image_extensions.size(); ++p) {
     if (ext == options_.image_extensions[p] && (pending_rank_ < 0 || static_cast<int>(p) < pending_rank_)) {
       pending_rank_ = static_cast<int>(p);
-      // The read buffer moves on, so the image is kept in its own buffer.
-      pending_image_.resize(m.data.size());
-      if (!m.data.empty()) std::memcpy(pending_image_.data(), m.data.data(), m.data.size());
+      pending_image_pos_ = m.data_pos;
+      pending_image_size_ = m.size;
     }
   }
 }
@@ -134,12 +144,13 @@ void TarShardStream::emit(Sample& out) {
     throw DataError(shards_[shard_] + ": sample '" + pending_key_ + "' (header at offset " +
                     std::to_string(pending_offset_) + ") has no image member (" + exts + ")");
   }
-  out_image_.swap(pending_image_);
   out.key = pending_key_;
-  out.bytes = {out_image_.data(), out_image_.size()};
+  out.bytes = {buf_.data() + pending_image_pos_, pending_image_size_};
   out.label = pending_label_;
   out.shard = shard_;
   pending_ = false;
+  keep_ = SIZE_MAX;
+  pending_rank_ = -1;
 }
 
 bool TarShardStream::next(Sample& out) {

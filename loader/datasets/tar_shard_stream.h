@@ -1,6 +1,7 @@
 #pragma once
 /// TarShardStream: the iterable path for tar shards. Reads shards front to
-/// back with large read() calls (4 MiB by default) and yields samples in file
+/// back with large read() calls (1 MiB by default; POSIX_FADV_SEQUENTIAL lets
+/// the kernel read ahead further) and yields samples in file
 /// order, without an index: what a worker of an iterable loader runs over its
 /// shards (TarShardSampler::shards_for_worker).
 ///
@@ -10,6 +11,7 @@
 ///
 /// Grouping, labels and errors are those of TarShards (tar_shards.h): the
 /// same shards give the same samples in the same order.
+#include <cstddef>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -32,7 +34,7 @@ class TarShardStream {
 
   /// `read_size`: bytes per read() call (>= 4096). Throws InvalidOption.
   explicit TarShardStream(std::vector<std::string> shards, TarShardsOptions options = {},
-                          size_t read_size = size_t{4} << 20);
+                          size_t read_size = size_t{1} << 20);
 
   /// The next sample; false after the last shard. Throws DataError for a
   /// missing, truncated or corrupt shard (shard and offset in the message).
@@ -43,8 +45,10 @@ class TarShardStream {
  private:
   struct Member {
     std::string name;
-    uint64_t offset;  // of the header
-    std::span<const uint8_t> data;
+    uint64_t offset;    // of the header, in the shard
+    size_t header_pos;  // of the header, in buf_
+    size_t data_pos;    // of the data, in buf_
+    size_t size;
   };
   bool open_next_shard();
   bool next_member(Member& m);
@@ -67,13 +71,16 @@ class TarShardStream {
   bool eof_ = false;
   uint64_t bytes_read_ = 0;
   // The sample being assembled, and the one handed out last.
+  // Its members stay in buf_ (fill() keeps everything from keep_ on), so the
+  // image is handed out as a span into buf_, without a copy.
   bool pending_ = false;
+  size_t keep_ = SIZE_MAX;  // buf_ position of the pending sample's first header
   std::string pending_key_;
   uint64_t pending_offset_ = 0;
   int64_t pending_label_ = -1;
   int pending_rank_ = -1;  // preference of the image member found so far
-  ReadBuffer pending_image_;
-  ReadBuffer out_image_;
+  size_t pending_image_pos_ = 0;
+  size_t pending_image_size_ = 0;
 };
 
 }  // namespace ferry

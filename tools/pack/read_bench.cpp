@@ -4,7 +4,7 @@
 //   ferry-read-bench prepare SRC OUT_DIR [--shards N]
 //       packs SRC into OUT_DIR/data.ferry and OUT_DIR/shard-{000000..N-1}.tar
 //       (same order, `.cls` = label), so all formats hold the same samples
-//   ferry-read-bench read [--rounds R] SPEC...
+//   ferry-read-bench read [--rounds R] [--stream-read-size BYTES] SPEC...
 //       reads every sample of each SPEC (open_source forms) in index order,
 //       CRC32C over bytes and labels, alternating with a cat-style read of the
 //       same files (128 KiB read() calls, as cat); prints MB/s and the checksum
@@ -51,7 +51,7 @@ double median(std::vector<double> v) {
 int usage(const char* msg) {
   std::fprintf(stderr,
                "ferry-read-bench: %s\nusage:\n  ferry-read-bench prepare SRC OUT_DIR [--shards N]\n"
-               "  ferry-read-bench read [--rounds R] SPEC...\n"
+               "  ferry-read-bench read [--rounds R] [--stream-read-size BYTES] SPEC...\n"
                "  ferry-read-bench index DIR [--files N] [--classes C] [--rounds R]\n",
                msg);
   return 2;
@@ -124,10 +124,13 @@ int cmd_prepare(int argc, char** argv) {
 
 int cmd_read(int argc, char** argv) {
   int rounds = 5;
+  size_t stream_read_size = size_t{1} << 20;
   std::vector<std::string> specs;
   for (int i = 2; i < argc; ++i) {
     if (std::strcmp(argv[i], "--rounds") == 0 && i + 1 < argc) {
       rounds = std::max(1, std::atoi(argv[++i]));
+    } else if (std::strcmp(argv[i], "--stream-read-size") == 0 && i + 1 < argc) {
+      stream_read_size = static_cast<size_t>(std::max(4096L, std::atol(argv[++i])));
     } else {
       specs.push_back(argv[i]);
     }
@@ -183,7 +186,7 @@ int cmd_read(int argc, char** argv) {
         t0 = Clock::now();
         std::vector<std::string> paths;
         for (int64_t s = 0; s < tar->num_shards(); ++s) paths.push_back(tar->shard_path(s));
-        ferry::TarShardStream stream(paths);
+        ferry::TarShardStream stream(paths, {}, stream_read_size);
         ferry::TarShardStream::Sample x;
         uint32_t scrc = 0;
         while (stream.next(x)) {
@@ -212,8 +215,8 @@ int cmd_read(int argc, char** argv) {
                 static_cast<double>(r.bytes) / 1e6, median(r.ours), median(r.cat), median(r.ours) / median(r.cat),
                 r.checksum);
     if (kind == "tar shards") {
-      std::printf("%-12s %8s %9s %12.0f %12s %10.2f  (TarShardStream: 4 MiB read() calls, no index)\n", "tar stream",
-                  "", "", median(r.stream), "", median(r.stream) / median(r.cat));
+      std::printf("%-12s %8s %9s %12.0f %12s %10.2f  (TarShardStream: %zu KiB read() calls, no index)\n", "tar stream",
+                  "", "", median(r.stream), "", median(r.stream) / median(r.cat), stream_read_size >> 10);
     }
     if (kind == "packed") {
       std::printf("%-12s %8s %9s %12.0f %12s %10s  (read() alone, per-record CRC32C on)\n", "packed+crc", "", "",
