@@ -98,9 +98,10 @@ class BenchCli : public ::testing::Test {
   }
 
   // The "checksum: <hex>" last line of a run over the test data.
-  static std::string checksum_with(const std::string& workers, const std::string& seed, const char* pipeline) {
+  static std::string checksum_with(const std::string& workers, const std::string& seed, const char* pipeline,
+                                   const char* start_method = "auto") {
     const Outcome o = run({"--data", data(), "--pipeline", pipeline, "--batch-size", "8", "--workers", workers,
-                           "--seed", seed, "--checksum", "--no-progress"});
+                           "--seed", seed, "--start-method", start_method, "--checksum", "--no-progress"});
     EXPECT_EQ(o.exit_code, 0) << o.err;
     const std::string line = last_line(o.out);
     EXPECT_EQ(line.rfind("checksum: ", 0), 0u) << o.out;
@@ -124,12 +125,6 @@ TEST_F(BenchCli, BadUsageExitsWithTwoAndPrintsUsage) {
     EXPECT_NE(o.err.find("usage: ferry-bench"), std::string::npos) << o.err;
     EXPECT_TRUE(o.out.empty());
   }
-}
-
-TEST_F(BenchCli, SpawnStartMethodIsBadUsageInThisBuild) {
-  const Outcome o = run({"--data", data(), "--start-method", "spawn"});
-  EXPECT_EQ(o.exit_code, 2);
-  EXPECT_NE(o.err.find("no spawn start method"), std::string::npos) << o.err;
 }
 
 TEST_F(BenchCli, MissingDataExitsWithOneAndSaysWhy) {
@@ -226,6 +221,18 @@ TEST_F(BenchCli, ChecksumIsTheSameForZeroOneAndThreeWorkers) {
   const std::string zero = checksum_with("0", "5", "train");
   EXPECT_EQ(checksum_with("1", "5", "train"), zero);
   EXPECT_EQ(checksum_with("3", "5", "train"), zero);
+}
+
+TEST_F(BenchCli, SpawnedWorkersGiveTheSameChecksumAsForkedOnes) {
+  const std::string forked = checksum_with("2", "9", "train", "fork");
+  EXPECT_EQ(checksum_with("2", "9", "train", "spawn"), forked);
+  const Outcome o = run({"--data", data(), "--pipeline", "read", "--workers", "1", "--start-method", "spawn", "--json",
+                         "-", "--no-progress"});
+  ASSERT_EQ(o.exit_code, 0) << o.err;
+  const auto v = parse_json(o.out);
+  ASSERT_TRUE(v.has_value()) << o.out;
+  EXPECT_EQ(v->find("start_method")->string, "spawn");
+  EXPECT_EQ(v->find("start_method_used")->string, "spawn");
 }
 
 TEST_F(BenchCli, ChecksumDependsOnTheSeedButNotOnTheRun) {

@@ -126,9 +126,10 @@ TEST(BenchOptions, MissingValueAndUnknownFlagAreErrors) {
   EXPECT_NE(parse({"--checksum=yes"}).error.find("unknown option"), std::string::npos);
 }
 
-TEST(BenchOptions, SpawnIsRefusedAsNotInThisBuild) {
-  const ParseResult r = parse({"--start-method", "spawn"});
-  EXPECT_NE(r.error.find("no spawn start method"), std::string::npos) << r.error;
+TEST(BenchOptions, StartMethodsAreParsed) {
+  EXPECT_EQ(parse({"--start-method", "spawn"}).options.start_method, StartMethod::kSpawn);
+  EXPECT_EQ(parse({"--start-method", "fork"}).options.start_method, StartMethod::kFork);
+  EXPECT_EQ(parse({"--start-method", "auto"}).options.start_method, StartMethod::kAuto);
 }
 
 TEST(BenchOptions, EpochsAndSecondsExcludeEachOther) {

@@ -91,7 +91,7 @@ std::string apply(BenchOptions& o, std::string_view flag, std::string_view v, bo
     } else if (v == "fork") {
       o.start_method = StartMethod::kFork;
     } else if (v == "spawn") {
-      return "--start-method spawn: this build has no spawn start method yet; use fork or auto";
+      o.start_method = StartMethod::kSpawn;
     } else {
       return "--start-method must be auto, fork or spawn, got '" + std::string(v) + "'";
     }
@@ -204,7 +204,7 @@ std::string usage() {
          "  --seconds S             instead: run for S seconds (stops mid-epoch)\n"
          "  --seed N                base seed of order and augmentation (default 0)\n"
          "  --no-shuffle            sequential order\n"
-         "  --start-method M        auto (default) or fork (spawn is not in this build yet)\n"
+         "  --start-method M        auto (default: fork, or spawn from a threaded process), fork or spawn\n"
          "  --on-bad-sample P       error (default), skip or substitute\n"
          "  --device D              cpu (default) or cuda\n"
          "  --json FILE|-           write the report as JSON (- = stdout; the text report then goes to stderr)\n"

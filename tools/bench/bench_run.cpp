@@ -6,10 +6,9 @@
 #include <filesystem>
 #include <set>
 
+#include "loader/builtin_datasets.h"
 #include "loader/data_loader.h"
-#include "loader/datasets/image_dataset.h"
 #include "loader/datasets/open_source.h"
-#include "loader/datasets/raw_bytes_dataset.h"
 #include "loader/samplers/distributed_sampler.h"
 #include "tools/bench/batch_checksum.h"
 #include "tools/bench/progress.h"
@@ -24,22 +23,15 @@ constexpr int kSampleClasses = 8;
 
 double seconds_since(uint64_t start_ns) { return double(trace::now_ns() - start_ns) / 1e9; }
 
-const SampleSource* source_of(const Dataset& ds) {
-  if (const auto* image = dynamic_cast<const ImageDataset*>(&ds)) return &image->source();
-  if (const auto* raw = dynamic_cast<const RawBytesDataset*>(&ds)) return &raw->source();
-  return nullptr;
-}
-
 // Mean encoded size over up to 32 samples spread over the source: enough for
 // an input MB/s estimate without reading the whole data set twice.
-double mean_encoded_bytes(const Dataset& ds) {
-  const SampleSource* src = source_of(ds);
-  if (!src || src->size() == 0) return 0;
-  const int64_t n = src->size();
+double mean_encoded_bytes(const SampleSource& src) {
+  if (src.size() == 0) return 0;
+  const int64_t n = src.size();
   const int64_t picks = std::min<int64_t>(n, 32);
   ReadBuffer scratch;
   double total = 0;
-  for (int64_t k = 0; k < picks; ++k) total += double(src->read(k * n / picks, scratch).size());
+  for (int64_t k = 0; k < picks; ++k) total += double(src.read(k * n / picks, scratch).size());
   return total / double(picks);
 }
 
@@ -75,19 +67,12 @@ void ensure_sample_data(const std::string& dir, std::FILE* log) {
 }
 
 std::shared_ptr<Dataset> make_dataset(const std::string& data, Pipeline pipeline) {
-  std::shared_ptr<SampleSource> source = open_source(data);
-  switch (pipeline) {
-    case Pipeline::kTrain:
-      return std::make_shared<ImageDataset>(source, transforms::PipelineSpec::named("train"));
-    case Pipeline::kVal:
-      return std::make_shared<ImageDataset>(source, transforms::PipelineSpec::named("val"));
-    case Pipeline::kDecode:
-      return std::make_shared<ImageDataset>(source, transforms::PipelineSpec::named("decode"));
-    case Pipeline::kRead:
-      return std::make_shared<RawBytesDataset>(source);
-  }
-  return nullptr;
+  // The built-in constructors make datasets a spawned worker can rebuild.
+  if (pipeline == Pipeline::kRead) return open_raw_dataset(data);
+  return open_image_dataset(data, transforms::PipelineSpec::named(to_string(pipeline)));
 }
+
+double estimate_input_bytes_per_image(const std::string& data) { return mean_encoded_bytes(*open_source(data)); }
 
 RunReport run_bench(const BenchOptions& options, const std::shared_ptr<Dataset>& dataset, const std::string& data,
                     const RunHooks& hooks, TraceCapture* trace_out) {
@@ -96,7 +81,6 @@ RunReport run_bench(const BenchOptions& options, const std::shared_ptr<Dataset>&
   r.usable_cores = usable_cores();
   r.data = data;
   r.dataset = dataset->describe();
-  r.input_bytes_per_image = mean_encoded_bytes(*dataset);
 
   const DistributedEnv env = detect_distributed_env();
   r.rank = env.rank;
@@ -195,6 +179,7 @@ RunReport run_bench(const BenchOptions& options, const std::shared_ptr<Dataset>&
   r.skipped_samples = stats.skipped_samples;
   r.substituted_samples = stats.substituted_samples;
   r.decode_warnings = stats.decode_warnings;
+  r.start_method_used = stats.start_method;
   r.bad_sample_messages = stats.bad_sample_messages;
   if (options.checksum) r.checksum = checksum.hex();
 

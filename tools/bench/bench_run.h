@@ -25,8 +25,12 @@ std::string default_sample_dir();
 /// `dir/.complete` exists; progress lines go to `log` (may be null).
 void ensure_sample_data(const std::string& dir, std::FILE* log);
 
-/// A dataset for `pipeline` over the source `data` names (open_source()).
+/// A dataset for `pipeline` over the source `data` names (open_source());
+/// it runs under every start method (open_image_dataset/open_raw_dataset).
 std::shared_ptr<Dataset> make_dataset(const std::string& data, Pipeline pipeline);
+
+/// Mean encoded bytes of up to 32 samples spread over `data` (opens it once more).
+double estimate_input_bytes_per_image(const std::string& data);
 
 struct RunHooks {
   std::FILE* progress = nullptr;  ///< where progress goes (style from isatty); null = none

@@ -54,6 +54,7 @@ int run(const BenchOptions& parsed) {
   const uint64_t open_start = ferry::trace::now_ns();
   const auto dataset = make_dataset(data, parsed.pipeline);
   const double open_s = double(ferry::trace::now_ns() - open_start) / 1e9;
+  const double input_bytes_per_image = estimate_input_bytes_per_image(data);
 
   std::vector<int> worker_counts = parsed.sweep_workers;
   if (worker_counts.empty()) worker_counts.push_back(parsed.workers_auto ? usable_cores() : parsed.workers);
@@ -71,6 +72,7 @@ int run(const BenchOptions& parsed) {
     RunReport r = run_bench(o, dataset, data, hooks, &capture);
     r.data_generated = generated;
     r.open_s = open_s;
+    r.input_bytes_per_image = input_bytes_per_image;
     if (worker_counts.size() > 1) {
       std::fprintf(text_out, "%s: %.1f images/s\n", hooks.progress_label.c_str(), r.images_per_s());
       std::fflush(text_out);

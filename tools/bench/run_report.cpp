@@ -103,7 +103,8 @@ std::string report_text(const RunReport& r) {
   for (const std::string& m : r.bad_sample_messages) t += "                   " + m + "\n";
   t += "  configuration    workers " + workers_text(r) + ", batch " + std::to_string(o.batch_size) + ", prefetch " +
        std::to_string(o.prefetch) + ", " + run_length_text(o) + ", seed " + std::to_string(o.seed) + ", shuffle " +
-       (o.shuffle ? "on" : "off") + ", start " + to_string(o.start_method) + ", on-bad-sample " +
+       (o.shuffle ? "on" : "off") + ", start " + to_string(o.start_method) +
+       (r.start_method_used.empty() ? "" : " (used: " + r.start_method_used + ")") + ", on-bad-sample " +
        to_string(o.on_bad_sample) + ", device " + to_string(o.device) + "\n";
   t += "  rank             " + std::to_string(r.rank) + " of " + std::to_string(r.world_size) + " (" + r.rank_source +
        ")\n";
@@ -154,6 +155,8 @@ void write_report_json(JsonWriter& w, const RunReport& r) {
   w.value(o.shuffle);
   w.key("start_method");
   w.value(to_string(o.start_method));
+  w.key("start_method_used");
+  w.value(r.start_method_used);
   w.key("on_bad_sample");
   w.value(to_string(o.on_bad_sample));
   w.key("device");

@@ -22,7 +22,8 @@ struct RunReport {
   std::string loader;           ///< DataLoader::describe()
   int rank = 0;
   int world_size = 1;
-  std::string rank_source;  ///< where rank and world size came from
+  std::string rank_source;        ///< where rank and world size came from
+  std::string start_method_used;  ///< what started the workers: fork, spawn, in-process
 
   int64_t images = 0;
   int64_t batches = 0;
