@@ -60,7 +60,6 @@ TEST(BenchOptions, EveryFlagIsParsed) {
                                "-",
                                "--trace",
                                "t.json",
-                               "--checksum",
                                "--no-progress"});
   ASSERT_TRUE(r.error.empty()) << r.error;
   const BenchOptions& o = r.options;
@@ -79,7 +78,6 @@ TEST(BenchOptions, EveryFlagIsParsed) {
   EXPECT_EQ(o.device, Device::kCuda);
   EXPECT_EQ(o.json_path, "-");
   EXPECT_EQ(o.trace_path, "t.json");
-  EXPECT_TRUE(o.checksum);
   EXPECT_FALSE(o.progress);
 }
 
@@ -136,6 +134,12 @@ TEST(BenchOptions, EpochsAndSecondsExcludeEachOther) {
   EXPECT_FALSE(parse({"--epochs", "2", "--seconds", "3"}).error.empty());
   EXPECT_FALSE(parse({"--seconds", "3", "--epochs", "2"}).error.empty());
   EXPECT_TRUE(parse({"--seconds", "3"}).error.empty());
+}
+
+TEST(BenchOptions, ChecksumIsAFlag) { EXPECT_TRUE(parse({"--checksum"}).options.checksum); }
+
+TEST(BenchOptions, ChecksumNeedsHostBatches) {
+  EXPECT_NE(parse({"--device", "cuda", "--checksum"}).error.find("--device cuda"), std::string::npos);
 }
 
 TEST(BenchOptions, TraceCannotBeCombinedWithASweep) {

@@ -183,6 +183,8 @@ ParseResult parse_args(const std::vector<std::string>& args) {
   }
   if (epochs_given && o.seconds > 0) {
     r.error = "--epochs and --seconds exclude each other";
+  } else if (o.checksum && o.device == Device::kCuda) {
+    r.error = "--checksum reads batches in host memory; it cannot be combined with --device cuda";
   } else if (!o.sweep_workers.empty() && !o.trace_path.empty()) {
     r.error = "--trace records one run; it cannot be combined with --sweep-workers";
   }
@@ -206,7 +208,7 @@ std::string usage() {
          "  --no-shuffle            sequential order\n"
          "  --start-method M        auto (default: fork, or spawn from a threaded process), fork or spawn\n"
          "  --on-bad-sample P       error (default), skip or substitute\n"
-         "  --device D              cpu (default) or cuda\n"
+         "  --device D              cpu (default) or cuda (batches copied to GPU 0 by the loader's CUDA stage)\n"
          "  --json FILE|-           write the report as JSON (- = stdout; the text report then goes to stderr)\n"
          "  --trace FILE            write a Chrome trace-event JSON of every stage (Perfetto, chrome://tracing)\n"
          "  --checksum              print 'checksum: <hex>' over every field of every batch, in delivery order\n"

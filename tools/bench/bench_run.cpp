@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <set>
 
+#include "base/error.h"
 #include "loader/builtin_datasets.h"
 #include "loader/data_loader.h"
 #include "loader/datasets/open_source.h"
@@ -33,6 +34,23 @@ double mean_encoded_bytes(const SampleSource& src) {
   double total = 0;
   for (int64_t k = 0; k < picks; ++k) total += double(src.read(k * n / picks, scratch).size());
   return total / double(picks);
+}
+
+// The loader's CUDA stage (LoaderOptions::device, Batch::synchronize) is
+// used when this build's loader has one; these compile either way.
+template <class Options>
+bool request_device(Options& o, int device) {
+  if constexpr (requires { o.device = device; }) {
+    o.device = device;
+    return true;
+  } else {
+    return false;
+  }
+}
+
+template <class B>
+void wait_until_on_device(B& batch) {
+  if constexpr (requires { batch.synchronize(); }) batch.synchronize();
 }
 
 }  // namespace
@@ -97,6 +115,10 @@ RunReport run_bench(const BenchOptions& options, const std::shared_ptr<Dataset>&
   lo.persistent_workers = options.workers > 0;  // as a training loop of several epochs would set it
   lo.on_bad_sample = options.on_bad_sample;
   lo.start_method = options.start_method;
+  if (options.device == Device::kCuda && !request_device(lo, 0))
+    throw Error(
+        "--device cuda: this build's DataLoader has no CUDA stage (no copy of batches to the GPU); run with "
+        "--device cpu");
   if (env.world_size > 1) {
     std::shared_ptr<const Sampler> inner;
     if (options.shuffle) {
@@ -115,7 +137,14 @@ RunReport run_bench(const BenchOptions& options, const std::shared_ptr<Dataset>&
     trace::set_recording(true);
   }
   const uint64_t setup_start = trace::now_ns();
-  DataLoader loader(dataset, lo);
+  std::unique_ptr<DataLoader> loader_ptr;
+  try {
+    loader_ptr = std::make_unique<DataLoader>(dataset, lo);
+  } catch (const InvalidOption& e) {
+    if (options.device != Device::kCuda) throw;
+    throw InvalidOption(std::string("--device cuda: ") + e.what());
+  }
+  DataLoader& loader = *loader_ptr;
   r.setup_s = seconds_since(setup_start);
   r.loader = loader.describe();
   r.shared_memory_bytes = loader.shared_memory_bytes();
@@ -138,6 +167,8 @@ RunReport run_bench(const BenchOptions& options, const std::shared_ptr<Dataset>&
     ++r.epochs;
     bool pids_taken = false;
     for (Batch& batch : loader) {
+      // A training step would wait for the copy before using the batch.
+      if (options.device == Device::kCuda) wait_until_on_device(batch);
       r.images += batch.size();
       ++r.batches;
       for (const BatchField& f : batch.fields())
