@@ -18,4 +18,20 @@ const BatchField& Batch::field(std::string_view name) const {
   throw std::out_of_range("ferry: batch has no field '" + std::string(name) + "' (fields: " + names + ")");
 }
 
+Batch Batch::moved_to_device(std::shared_ptr<void> owner, DeviceMemory* device, std::byte* device_memory,
+                             size_t bytes) && {
+  auto rebase = [&](TensorView& v) {
+    if (v.data != nullptr) v.data = device_memory + (static_cast<const std::byte*>(v.data) - memory_);
+  };
+  for (auto& f : fields_) {
+    rebase(f.values);
+    rebase(f.offsets);
+  }
+  Batch out(std::move(owner), device_memory, bytes, samples_, index_, epoch_, std::move(sample_indices_),
+            std::move(fields_));
+  out.device_ = device;
+  owner_.reset();
+  return out;
+}
+
 }  // namespace ferry

@@ -36,6 +36,18 @@ struct BatchField {
   TensorView offsets;  ///< ragged only: int64 {batch + 1}; sample i is values[offsets[i], offsets[i+1])
 };
 
+/// For the loader: what a device batch can do (implemented over cuda::DeviceBatch).
+class DeviceMemory {
+ public:
+  virtual ~DeviceMemory() = default;
+  virtual int device() const noexcept = 0;
+  virtual void* stream() const noexcept = 0;
+  virtual void* ready_event() const = 0;
+  virtual void wait_on(void* stream) const = 0;
+  virtual void synchronize() const = 0;
+  virtual void release_after(void* stream) = 0;
+};
+
 class Batch {
  public:
   Batch() = default;
@@ -65,6 +77,29 @@ class Batch {
   /// Returns the memory now (same as destroying the batch).
   void release() { owner_.reset(); }
 
+  /// The CUDA device the fields live on, or -1 for host memory.
+  int device() const { return on_device() ? device_->device() : -1; }
+  /// Device batches: the cudaStream_t the copy was queued on (null on the host).
+  void* stream() const { return on_device() ? device_->stream() : nullptr; }
+  /// Device batches: the cudaEvent_t that completes when the copy has landed
+  /// (null on the host); valid while the batch is held.
+  void* ready_event() const { return on_device() ? device_->ready_event() : nullptr; }
+  /// Device batches: makes `stream` (a cudaStream_t; null = legacy default
+  /// stream) wait on the GPU for the copy; the CPU does not block. Host: no-op.
+  void wait_on(void* stream) const {
+    if (on_device()) device_->wait_on(stream);
+  }
+  /// Device batches: blocks until the copy has landed. Host: no-op.
+  void synchronize() const {
+    if (on_device()) device_->synchronize();
+  }
+  /// Returns the memory once the work queued so far on `stream` (a
+  /// cudaStream_t) has completed; on the host the same as release().
+  void release_after(void* stream) {
+    if (on_device()) device_->release_after(stream);
+    owner_.reset();
+  }
+
   /// For the loader: assembles a batch over `owner`'s memory.
   Batch(std::shared_ptr<void> owner, const std::byte* memory, size_t memory_bytes, int64_t samples, int64_t index,
         uint64_t epoch, std::vector<int64_t> sample_indices, std::vector<BatchField> fields)
@@ -81,8 +116,16 @@ class Batch {
   /// lifetime (e.g. a DLPack capsule).
   const std::shared_ptr<void>& owner() const { return owner_; }
 
+  /// For the loader: the same batch over a copy of its memory at
+  /// `device_memory` (`bytes` long) that `owner` keeps alive and `device`
+  /// (owned by `owner`) describes; field pointers keep their offsets.
+  Batch moved_to_device(std::shared_ptr<void> owner, DeviceMemory* device, std::byte* device_memory, size_t bytes) &&;
+
  private:
+  bool on_device() const { return device_ != nullptr && owner_ != nullptr; }
+
   std::shared_ptr<void> owner_;
+  DeviceMemory* device_ = nullptr;  // device batches: owned by owner_
   const std::byte* memory_ = nullptr;
   size_t memory_bytes_ = 0;
   int64_t samples_ = 0;

@@ -155,6 +155,8 @@ std::string DataLoader::describe() const {
     << workers::format_bytes(double(shared_memory_bytes())) << "\n";
   o << "sharing=" << to_string(options_.sharing) << ", on_bad_sample=" << to_string(options_.on_bad_sample)
     << ", on_worker_failure=" << to_string(options_.on_worker_failure);
+  const std::string cuda = runner_->device_description();
+  o << "\ncuda: " << (cuda.empty() ? "off (device=-1, pin_memory=off)" : cuda);
   return o.str();
 }
 

@@ -25,6 +25,17 @@ void LoaderOptions::validate() const {
   require(max_respawns >= 0 && max_respawns <= 1000, "max_respawns", "in [0, 1000]", std::to_string(max_respawns));
   require(slots_per_worker <= 256, "slots_per_worker", "<= 256", std::to_string(slots_per_worker));
   require(!(persistent_workers && num_workers == 0), "persistent_workers", "false when num_workers is 0", "true");
+  require(device >= -1 && device < 1024, "device", "-1 (batches stay on the host) or a CUDA device in [0, 1024)",
+          std::to_string(device));
+  require(pin_memory == PinMemory::kOff || pin_memory == PinMemory::kOn || pin_memory == PinMemory::kAuto, "pin_memory",
+          "off, on or auto", std::to_string(int(pin_memory)));
+#ifndef FERRY_HAVE_CUDA
+  // Whether a GPU is usable is checked when the DataLoader is built (it needs
+  // the CUDA runtime); without the CUDA stage the answer is known now.
+  const char* no_cuda = " needs the CUDA stage, but this ferry was built without it (no CUDA toolkit at build time)";
+  if (device >= 0) throw InvalidOption("ferry: option device=" + std::to_string(device) + no_cuda);
+  if (pin_memory == PinMemory::kOn) throw InvalidOption(std::string("ferry: option pin_memory=on") + no_cuda);
+#endif
 }
 
 std::string to_string(StartMethod m) {
@@ -47,6 +58,18 @@ std::string to_string(OnBadSample p) {
       return "skip";
     case OnBadSample::kSubstitute:
       return "substitute";
+  }
+  return "?";
+}
+
+std::string to_string(PinMemory p) {
+  switch (p) {
+    case PinMemory::kOff:
+      return "off";
+    case PinMemory::kOn:
+      return "on";
+    case PinMemory::kAuto:
+      return "auto";
   }
   return "?";
 }

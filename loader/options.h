@@ -39,6 +39,14 @@ enum class Sharing : uint8_t {
   kFileSystem       ///< named /dev/shm segments, unlinked once mapped; for hosts that limit open fds
 };
 
+/// Whether the worker arenas (every batch slot) are page-locked with the CUDA
+/// driver, so host-to-device copies of batches run as one DMA transfer.
+enum class PinMemory : uint8_t {
+  kOff,  ///< ordinary shared memory (default)
+  kOn,   ///< page-locked; refused (InvalidOption) without a CUDA build or a usable GPU
+  kAuto  ///< page-locked when a GPU is usable, else quietly off (describe() says why)
+};
+
 struct LoaderOptions {
   int64_t batch_size = 1;                ///< samples per batch, >= 1
   bool shuffle = false;                  ///< RandomSampler(seed) when no sampler is given
@@ -69,6 +77,17 @@ struct LoaderOptions {
   std::shared_ptr<Sampler> sampler;
   /// Called when a wait for a batch is interrupted by a signal; may throw.
   std::function<void()> on_interrupt;
+  /// CUDA device the batches go to; -1 keeps them on the host. With a device,
+  /// the main process page-locks the worker arenas (whatever pin_memory says),
+  /// copies each batch on a dedicated stream into a device buffer (same field
+  /// offsets), releases the host slot once the copy has landed, and yields a
+  /// Batch with device() == this value: wait_on() your stream or synchronize()
+  /// before reading it. Refused (InvalidOption, with the reason) without a CUDA
+  /// build or a usable GPU. Device memory: (prefetch_factor + 2) x slot bytes.
+  int device = -1;
+  /// Page-lock the worker arenas in the main process (for users who copy
+  /// batches to a GPU themselves). See PinMemory.
+  PinMemory pin_memory = PinMemory::kOff;
 
   /// Throws InvalidOption naming the option and the allowed range.
   void validate() const;
@@ -78,5 +97,6 @@ std::string to_string(StartMethod m);
 std::string to_string(OnBadSample p);
 std::string to_string(OnWorkerFailure p);
 std::string to_string(Sharing s);
+std::string to_string(PinMemory p);
 
 }  // namespace ferry

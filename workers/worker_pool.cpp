@@ -650,6 +650,12 @@ PoolStats WorkerPool::stats() const {
   return s;
 }
 
+std::vector<std::span<std::byte>> WorkerPool::arenas() const {
+  std::vector<std::span<std::byte>> out;
+  for (const auto& arena : slots_->arenas) out.emplace_back(arena.data(), arena.size());
+  return out;
+}
+
 size_t WorkerPool::arena_bytes() const {
   return options_.slot_bytes * size_t(options_.slots_per_worker) * size_t(options_.num_workers);
 }

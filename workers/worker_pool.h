@@ -147,6 +147,10 @@ class WorkerPool {
   PoolStats stats() const;
   /// Total shared memory reserved for slots.
   size_t arena_bytes() const;
+  /// Each worker's arena as mapped in this process (its slots, then a status
+  /// page), e.g. to page-lock it with the CUDA driver. Valid while the pool or
+  /// any batch of it lives; a respawned worker keeps its arena.
+  std::vector<std::span<std::byte>> arenas() const;
 
  private:
   struct Worker;

@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "base/error.h"
+#include "loader/detail/device_stage.h"
 #include "loader/detail/spawn_payload.h"
 
 namespace ferry::detail {
@@ -84,9 +85,15 @@ EpochRunner::EpochRunner(std::shared_ptr<Dataset> dataset, const LoaderOptions& 
       sampler_ = std::make_shared<SequentialSampler>();
   }
   filler_ = std::make_shared<BatchFiller>(dataset_, SlotLayout(schema, options_.batch_size), options_);
+  device_ = DeviceStage::create(options_, slot_bytes(), device_note_);
 }
 
-EpochRunner::~EpochRunner() { stop_pool(); }
+EpochRunner::~EpochRunner() {
+  device_.reset();  // the copier and the registrations go before the pool
+  stop_pool();
+}
+
+std::string EpochRunner::device_description() const { return device_ ? device_->describe() : device_note_; }
 
 int64_t EpochRunner::batches_per_epoch() const {
   const int64_t n = sampler_->length(dataset_size_);
@@ -120,6 +127,14 @@ void EpochRunner::ensure_pool() {
       options_.sharing == Sharing::kFileSystem ? workers::Sharing::kFileSystem : workers::Sharing::kFileDescriptor;
   po.max_respawns = options_.max_respawns;
   pool_ = std::make_unique<workers::WorkerPool>(po, std::make_shared<DatasetProducer>(filler_));
+  if (device_) {
+    try {
+      device_->attach(pool_->arenas());
+    } catch (...) {
+      stop_pool();
+      throw;
+    }
+  }
   pool_->reset_respawn_budget();
   stats_.worker_start_ns = pool_->stats().start_ns;
   ++stats_.worker_starts;
@@ -171,6 +186,7 @@ void EpochRunner::stop_pool() noexcept {
   retired_pool_stats_.worker_busy_ns += s.worker_busy_ns;
   retired_pool_stats_.one_off_segments += s.one_off_segments;
   retired_pool_stats_.respawns += s.respawns;
+  if (device_) device_->detach();
   pool_.reset();
   task_batch_.clear();
 }
@@ -222,6 +238,7 @@ bool EpochRunner::next(Batch& out) {
     trace::ScopedStage wait(trace::Stage::kWaitForBatch);
     got = options_.num_workers == 0 ? next_in_process(out) : next_from_workers(out);
   }
+  if (got && device_) out = device_->deliver(std::move(out));
   stats_.consumer_wait_ns += trace::now_ns() - t0;
   return got;
 }

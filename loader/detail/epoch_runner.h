@@ -17,6 +17,7 @@
 namespace ferry::detail {
 
 class LocalSlots;
+class DeviceStage;
 
 class EpochRunner {
  public:
@@ -36,6 +37,8 @@ class EpochRunner {
   size_t slot_bytes() const { return filler_->layout().bytes(); }
   size_t shared_memory_bytes() const;
   std::vector<int> worker_pids() const;
+  // The CUDA stage in one line (empty when pin_memory and device are off).
+  std::string device_description() const;
 
  private:
   void ensure_pool();
@@ -59,6 +62,8 @@ class EpochRunner {
   std::shared_ptr<LocalSlots> local_;
   bool local_started_ = false;
   bool warned_unsafe_fork_ = false;
+  std::unique_ptr<DeviceStage> device_;  // null: batches stay in ordinary host memory
+  std::string device_note_;              // why pin_memory=auto is off
 
   // The current epoch.
   uint64_t epoch_ = 0;
