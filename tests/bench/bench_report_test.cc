@@ -120,6 +120,7 @@ RunReport sample_report() {
   r.batches = 32;
   r.epochs = 1;
   r.wall_s = 2.0;
+  r.cpu_s = 4.0;
   r.output_bytes = 602112000;
   r.input_bytes_per_image = 110000;
   r.stage_ns.ns[size_t(trace::Stage::kDecode)] = 3'000'000'000;
@@ -161,6 +162,7 @@ TEST(RunReport, JsonHasTheStableKeys) {
                           "workers_auto"})
     EXPECT_NE(v->find(key), nullptr) << key;
   EXPECT_DOUBLE_EQ(v->find("images_per_s")->number, 500);
+  EXPECT_DOUBLE_EQ(v->find("images_per_cpu_s")->number, 250);
   EXPECT_DOUBLE_EQ(v->find("mb_per_s")->number, 301.056);
   EXPECT_DOUBLE_EQ(v->find("input_mb_per_s")->number, 55);
   EXPECT_DOUBLE_EQ(v->find("stage_ms_per_image")->find("decode")->number, 3);
@@ -260,6 +262,15 @@ TEST(Progress, LineShowsImagesRateAndEta) {
   EXPECT_NE(line.find("100 images"), std::string::npos) << line;
   EXPECT_NE(line.find("ETA 6s"), std::string::npos) << line;
   EXPECT_EQ(line.find('#'), std::string::npos) << "no bar off a terminal";
+}
+
+TEST(TreeMemory, CpuSecondsOfThisProcessGrowWithWork) {
+  const double before = self_cpu_seconds();
+  volatile uint64_t x = 0;
+  for (uint64_t i = 0; i < 50'000'000; ++i) x = x + i;
+  EXPECT_GT(self_cpu_seconds(), before);
+  EXPECT_GE(process_cpu_seconds(static_cast<int>(getpid())), 0.0);
+  EXPECT_EQ(process_cpu_seconds(-5), 0.0);
 }
 
 TEST(TreeMemory, CountsThisProcess) {

@@ -161,6 +161,7 @@ RunReport run_bench(const BenchOptions& options, const std::shared_ptr<Dataset>&
   names.names[static_cast<int>(getpid())] = "ferry-bench";
 
   const uint64_t start = trace::now_ns();
+  const double cpu_start = self_cpu_seconds();
   double next_memory_sample = 0;
   bool stop = false;
   for (int64_t epoch = 0; !stop && (options.seconds > 0 || epoch < options.epochs); ++epoch) {
@@ -195,6 +196,9 @@ RunReport run_bench(const BenchOptions& options, const std::shared_ptr<Dataset>&
     if (!pids_taken) break;
   }
   r.wall_s = seconds_since(start);
+  // Workers started inside the window, so all their CPU time counts.
+  r.cpu_s = self_cpu_seconds() - cpu_start;
+  for (int pid : loader.worker_pids()) r.cpu_s += process_cpu_seconds(pid);
   memory.sample(pids);
   memory.finish();
   progress.finish();

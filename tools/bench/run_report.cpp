@@ -82,6 +82,8 @@ std::string report_text(const RunReport& r) {
        " out";
   if (r.input_bytes_per_image > 0) t += ", " + fmt("%.1f MB/s", r.input_mb_per_s()) + " in (mean file size)";
   t += "\n";
+  t += "  cpu              " + fmt("%.2f s", r.cpu_s) + " over ferry-bench and its workers, " +
+       fmt("%.1f images per CPU-second", r.images_per_cpu_s()) + "\n";
   t += "  per image        ms summed over all processes and threads\n";
   for (size_t s = 0; s < trace::kStageCount; ++s) {
     if (!always_shown(Stage(s)) && r.stage_ns.ns[s] == 0) continue;
@@ -129,6 +131,10 @@ void write_report_json(JsonWriter& w, const RunReport& r) {
   w.value(r.epochs);
   w.key("wall_s");
   w.value(r.wall_s);
+  w.key("cpu_s");
+  w.value(r.cpu_s);
+  w.key("images_per_cpu_s");
+  w.value(r.images_per_cpu_s());
   w.key("open_s");
   w.value(r.open_s);
   w.key("setup_s");

@@ -47,6 +47,9 @@ struct RunReport {
   std::vector<std::string> bad_sample_messages;
   std::string checksum;  ///< 16 hex digits when --checksum, else empty
 
+  double cpu_s = 0;  ///< CPU seconds of ferry-bench + its workers during wall_s (user + system)
+
+  double images_per_cpu_s() const { return cpu_s > 0 ? double(images) / cpu_s : 0; }
   double images_per_s() const { return wall_s > 0 ? double(images) / wall_s : 0; }
   double output_mb_per_s() const { return wall_s > 0 ? double(output_bytes) / 1e6 / wall_s : 0; }
   double input_mb_per_s() const { return images_per_s() * input_bytes_per_image / 1e6; }

@@ -15,6 +15,12 @@ namespace ferry::bench {
 /// VmRSS of `pid` in bytes, or 0 when it cannot be read (the process is gone).
 uint64_t process_rss_bytes(int pid);
 
+/// CPU seconds (user + system, all threads) `pid` has used so far, from
+/// /proc/<pid>/stat; 0 when it cannot be read.
+double process_cpu_seconds(int pid);
+/// The same for this process (getrusage, microsecond resolution).
+double self_cpu_seconds();
+
 class TreeMemory {
  public:
   /// Samples this process plus `pids` now.
