@@ -155,7 +155,6 @@ class PyLoader {
   /// Starts the next epoch; the returned token identifies its iterator.
   uint64_t start_epoch() {
     auto lock = take("iter()");
-    warn_if_threads();
     {
       py::gil_scoped_release nogil;
       loader_->start_epoch();
@@ -299,23 +298,6 @@ class PyLoader {
     loader_->set_epoch(epoch);
   }
 
-  // Workers are forked from this process; fork copies only the calling
-  // thread, so a lock another Python thread holds stays locked in the child.
-  // Workers run no Python, which keeps this safe in practice; say so once.
-  void warn_if_threads() {
-    if (warned_threads_ || options_.num_workers == 0) return;
-    const int n = py::module_::import("threading").attr("active_count")().cast<int>();
-    if (n <= 1) return;
-    warned_threads_ = true;
-    PyErr_WarnEx(PyExc_RuntimeWarning,
-                 ("ferry: forking worker processes while " + std::to_string(n) +
-                  " Python threads run; the workers run no Python code, but C libraries used by "
-                  "other threads may leave locks held in the children. Start the loader's first "
-                  "epoch before other threads, or use persistent_workers=True.")
-                     .c_str(),
-                 1);
-  }
-
   PyDataset dataset_;
   LoaderOptions options_;
   std::unique_ptr<DataLoader> loader_;
@@ -324,7 +306,6 @@ class PyLoader {
   bool running_ = false;
   uint64_t current_epoch_ = 0;
   int64_t delivered_ = 0;
-  bool warned_threads_ = false;
 };
 
 struct EpochIterator {

@@ -62,7 +62,6 @@ def test_ctrl_c_in_a_training_script_exits_with_no_child_left(tmp_path, image_fo
     assert_gone(pids)
 
 
-@pytest.mark.filterwarnings("ignore::RuntimeWarning")
 @pytest.mark.parametrize("workers", [0, 2])
 def test_other_threads_run_while_the_loader_waits(tmp_path, image_folder, workers):
     # The first sample blocks until a writer opens the FIFO. Only another
