@@ -106,7 +106,6 @@ struct DeviceStage::Impl {
   PinMemory pin = PinMemory::kOff;
   size_t slot_bytes = 0;
   int prefetch = 2;
-  std::chrono::milliseconds timeout{0};
   std::string gpu;  // "NVIDIA H200"
   std::shared_ptr<Registrations> registrations;
   std::string pin_problem;     // why the last attach could not page-lock
@@ -120,7 +119,8 @@ struct DeviceStage::Impl {
     o.buffer_bytes = slot_bytes;
     o.max_in_flight = size_t(prefetch);
     o.buffers = size_t(prefetch) + 2;  // + the batch the consumer holds, and one being released
-    if (timeout.count() > 0) o.timeout = std::max(timeout, std::chrono::milliseconds(1000));
+    // The copier's own timeout (60 s) stays: waiting for a device buffer means
+    // the GPU is behind the loader, not that a worker hangs (options.timeout).
     return o;
   }
 };
@@ -146,7 +146,6 @@ std::unique_ptr<DeviceStage> DeviceStage::create(const LoaderOptions& options, s
   impl->pin = options.pin_memory;
   impl->slot_bytes = workers::round_up_to_page(std::max<size_t>(slot_bytes, 1));
   impl->prefetch = options.prefetch_factor;
-  impl->timeout = options.timeout;
   impl->gpu = status.name;
   return std::unique_ptr<DeviceStage>(new DeviceStage(std::move(impl)));
 }

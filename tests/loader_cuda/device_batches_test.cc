@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <thread>
@@ -245,6 +246,37 @@ TEST(DeviceBatches, RespawnedWorkersStillFillPageLockedSlots) {
   std::filesystem::remove_all(dir);
   EXPECT_EQ(seen, RandomSampler(o.seed).indices(0, 40));
   EXPECT_EQ(loader.stats().worker_respawns, 1);
+}
+
+TEST(DeviceBatches, ExplicitForkWithPersistentWorkersStartsBeforeAnyCopierThread) {
+  SKIP_WITHOUT_GPU();
+  // The copier (and its threads) is created after the first pool has forked,
+  // so start_method=fork passes the fork-safety check, unless the CUDA runtime
+  // itself has started threads by then (then this test says so). In a fresh
+  // process (threadsafe death tests re-run the binary), as a user's would be.
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        LoaderOptions o = options(2);
+        o.start_method = StartMethod::kFork;
+        o.persistent_workers = true;
+        int code = 0;
+        try {
+          DataLoader loader(std::make_shared<ScriptedDataset>(24, 64), o);
+          for (int epoch = 0; epoch < 2; ++epoch) {
+            int64_t samples = 0;
+            for (auto& batch : loader) samples += batch.size();
+            if (samples != 24) code = 2;
+          }
+          if (loader.stats().worker_starts != 1) code = 3;
+        } catch (const std::exception& e) {
+          std::fprintf(stderr, "%s\n", e.what());
+          code = 1;
+        }
+        std::fflush(stderr);
+        std::_Exit(code);
+      },
+      ::testing::ExitedWithCode(0), "");
 }
 
 TEST(DeviceBatches, PinMemoryOnPageLocksTheWorkerArenasOnly) {
