@@ -183,6 +183,13 @@ class PyLoader {
       throw err;
     } catch (...) {
       running_ = false;  // the C++ loader ends the epoch after an error
+      // A Ctrl-C that broke a blocking call in the calling thread (num_workers
+      // 0: open() returns EINTR) surfaces as a sample error; the signal wins.
+      if (PyErr_CheckSignals() != 0) {
+        py::error_already_set err;
+        restart();
+        throw err;
+      }
       throw;
     }
     if (!got) {

@@ -38,6 +38,20 @@ def test_sigint_while_waiting_raises_keyboard_interrupt_and_stops_workers(tmp_pa
         next(it)
 
 
+def test_sigint_during_a_blocking_read_in_the_calling_thread_raises_keyboard_interrupt(tmp_path, image_folder):
+    lst, _ = fifo_list(tmp_path, image_folder)
+    ds = ferry.open_dataset(str(lst), pipeline="val", size=16)
+    loader = ferry.DataLoader(ds, batch_size=2, num_workers=0)
+    it = iter(loader)
+    next(it)  # batch 1 opens the FIFO in this thread and blocks
+    main = threading.main_thread().ident
+    timer = threading.Timer(0.3, signal.pthread_kill, (main, signal.SIGINT))
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        next(it)
+    timer.join()
+
+
 def test_ctrl_c_in_a_training_script_exits_with_no_child_left(tmp_path, image_folder):
     lst, _ = fifo_list(tmp_path, image_folder)
     script = tmp_path / "train.py"
