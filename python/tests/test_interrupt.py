@@ -96,3 +96,26 @@ def test_other_threads_run_while_the_loader_waits(tmp_path, image_folder, worker
         next(iter(loader))
     assert opened.wait(5)
     t.join(5)
+
+
+def test_a_second_thread_entering_a_busy_loader_gets_a_clear_error(tmp_path, image_folder):
+    lst, fifo = fifo_list(tmp_path, image_folder, block_at=0)
+    ds = ferry.open_dataset(str(lst), pipeline="val", size=16)
+    loader = ferry.DataLoader(ds, batch_size=2, num_workers=1)
+    seen = {}
+
+    def other():
+        time.sleep(0.3)  # the main thread is now waiting inside next()
+        try:
+            loader.stats()
+        except RuntimeError as e:
+            seen["error"] = str(e)
+        with open(fifo, "wb"):  # let the blocked sample go (it then fails)
+            pass
+
+    t = threading.Thread(target=other, daemon=True)
+    t.start()
+    with pytest.raises(ferry.SampleFailed):
+        next(iter(loader))
+    t.join(5)
+    assert "another thread" in seen.get("error", "")
