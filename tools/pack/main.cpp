@@ -1,8 +1,11 @@
 // ferry-pack SRC OUT.ferry: converts an ImageFolder or a file list (or tar
 // shards, or another .ferry file) into ferry's packed record format.
 //
-// Exit status: 0 written; 1 bad data (unreadable or corrupt input); 2 usage error.
+// Exit status: 0 written; 1 bad data (unreadable or corrupt input); 2 usage
+// error; 130 interrupted (SIGINT/SIGTERM; the temporary file is removed).
 #include <unistd.h>
+
+#include <csignal>
 
 #include <cstdio>
 #include <cstdlib>
@@ -15,6 +18,13 @@
 
 namespace {
 
+// Set by SIGINT/SIGTERM; checked after every record, so the writer unwinds
+// and removes its temporary file instead of leaving it behind.
+volatile std::sig_atomic_t g_interrupted = 0;
+extern "C" void on_signal(int) { g_interrupted = 1; }
+
+struct Interrupted {};
+
 constexpr const char* kUsage =
     "usage: ferry-pack [options] SRC OUT.ferry\n"
     "  SRC: an ImageFolder (root/<class>/<image>), a .csv/.tsv file list (path,label),\n"
@@ -25,7 +35,7 @@ constexpr const char* kUsage =
     "  --reencode-all  re-encode every image, not only those over --max-side\n"
     "  --no-progress   no progress output\n"
     "Keeps the original bytes unless asked to re-encode. Writes OUT atomically.\n"
-    "Exit status: 0 ok, 1 bad input data, 2 usage error.\n";
+    "Exit status: 0 ok, 1 bad input data, 2 usage error, 130 interrupted.\n";
 
 int usage_error(const std::string& msg) {
   std::fprintf(stderr, "ferry-pack: %s\n%s", msg.c_str(), kUsage);
@@ -109,14 +119,23 @@ int main(int argc, char** argv) {
     const auto source = ferry::open_source(args[0]);
     std::fprintf(stderr, "ferry-pack: %s\n", source->describe().c_str());
     ProgressReport report(progress);
-    const auto stats =
-        ferry::pack::pack(*source, args[1], options, [&](uint64_t d, uint64_t t, uint64_t b) { report(d, t, b); });
+    struct sigaction sa {};
+    sa.sa_handler = on_signal;
+    ::sigaction(SIGINT, &sa, nullptr);
+    ::sigaction(SIGTERM, &sa, nullptr);
+    const auto stats = ferry::pack::pack(*source, args[1], options, [&](uint64_t d, uint64_t t, uint64_t b) {
+      if (g_interrupted) throw Interrupted{};
+      report(d, t, b);
+    });
     std::fprintf(stderr, "ferry-pack: wrote %s: %llu records, %.1f MiB in, %.1f MiB out, %llu re-encoded, %.2f s\n",
                  args[1].c_str(), static_cast<unsigned long long>(stats.records),
                  static_cast<double>(stats.input_bytes) / (1 << 20),
                  static_cast<double>(stats.output_bytes) / (1 << 20), static_cast<unsigned long long>(stats.reencoded),
                  stats.seconds);
     return 0;
+  } catch (const Interrupted&) {
+    std::fprintf(stderr, "\nferry-pack: interrupted; %s was not written\n", args[1].c_str());
+    return 130;
   } catch (const ferry::InvalidOption& e) {
     std::fprintf(stderr, "ferry-pack: %s\n", e.what());
     return 2;
