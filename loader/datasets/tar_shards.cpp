@@ -106,6 +106,13 @@ std::vector<Member> list_members(int fd, const std::string& shard) {
   return out;
 }
 
+UniqueFd open_shard(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) throw DataError("TarShards: cannot open shard '" + path + "': " + std::strerror(errno));
+  ::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
+  return fd;
+}
+
 struct ShardIndex {
   std::vector<TarShards::Sample> samples;
   std::vector<std::string> names;
@@ -203,15 +210,16 @@ TarShards::TarShards(std::vector<std::string> shard_paths, TarShardsOptions opti
   if (shards_.size() > UINT32_MAX) throw InvalidOption("TarShards: too many shards");
   for (auto& e : options.image_extensions) e = detail::lower_ascii(e);
   options.label_extension = detail::lower_ascii(options.label_extension);
-  for (const auto& s : shards_) {
-    UniqueFd fd(::open(s.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd) throw DataError("TarShards: cannot open shard '" + s + "': " + std::strerror(errno));
-    ::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
-    fds_.push_back(std::move(fd));
-  }
+  // One fd per shard stays open for reads, up to kMaxOpenShards; beyond
+  // that (ImageNet as 1282 shards would exceed the usual limit of 1024 fds)
+  // every read opens its shard, which costs a few microseconds.
+  const bool keep_fds = shards_.size() <= kMaxOpenShards;
   std::vector<ShardIndex> per_shard(shards_.size());
+  if (keep_fds) fds_.resize(shards_.size());
   detail::parallel_for_index(shards_.size(), options.index_threads, [&](size_t s) {
-    per_shard[s] = index_shard(fds_[s].get(), shards_[s], static_cast<uint32_t>(s), options);
+    UniqueFd fd = open_shard(shards_[s]);
+    per_shard[s] = index_shard(fd.get(), shards_[s], static_cast<uint32_t>(s), options);
+    if (keep_fds) fds_[s] = std::move(fd);
   });
   for (auto& idx : per_shard) {
     shard_begin_.push_back(static_cast<int64_t>(samples_.size()));
@@ -248,9 +256,16 @@ std::string TarShards::path(int64_t i) const {
 std::span<const uint8_t> TarShards::read(int64_t i, ReadBuffer& scratch) const {
   const Sample& s = samples_[static_cast<size_t>(i)];
   scratch.resize(s.length);
-  const ssize_t r = ::pread(fds_[s.shard].get(), scratch.data(), s.length, static_cast<off_t>(s.offset));
-  if (r != static_cast<ssize_t>(s.length))
-    detail::pread_exact(fds_[s.shard].get(), scratch.data(), s.length, s.offset, path(i));
+  UniqueFd own;
+  int fd = -1;
+  if (fds_.empty()) {
+    own = open_shard(shards_[s.shard]);
+    fd = own.get();
+  } else {
+    fd = fds_[s.shard].get();
+  }
+  const ssize_t r = ::pread(fd, scratch.data(), s.length, static_cast<off_t>(s.offset));
+  if (r != static_cast<ssize_t>(s.length)) detail::pread_exact(fd, scratch.data(), s.length, s.offset, path(i));
   return {scratch.data(), s.length};
 }
 

@@ -56,6 +56,9 @@ class TarShards final : public SampleSource {
   int64_t num_classes() const override { return num_classes_; }
   std::string describe() const override;
 
+  /// Up to this many shards, one fd per shard stays open; with more, each read opens its shard.
+  static constexpr size_t kMaxOpenShards = 256;
+
   int64_t num_shards() const { return static_cast<int64_t>(shards_.size()); }
   const std::string& shard_path(int64_t s) const { return shards_[static_cast<size_t>(s)]; }
   /// Shard s holds samples [shard_begin(s), shard_begin(s + 1)); shard_begin(num_shards()) == size().
@@ -79,7 +82,7 @@ class TarShards final : public SampleSource {
   void index(const TarShardsOptions& options);
 
   std::vector<std::string> shards_;
-  std::vector<UniqueFd> fds_;
+  std::vector<UniqueFd> fds_;  // empty when there are more than kMaxOpenShards shards
   std::vector<Sample> samples_;
   std::vector<int64_t> shard_begin_;
   std::string names_;  // image member name of every sample, back to back

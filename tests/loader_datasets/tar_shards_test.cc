@@ -144,6 +144,29 @@ TEST(TarShards, ReadsPaxLongNames) {
   EXPECT_EQ(t.member_name(0), long_name);
 }
 
+TEST(TarShards, ManyShardsAreReadWithoutKeepingAnFdPerShard) {
+  TempDir d;
+  const int n = static_cast<int>(TarShards::kMaxOpenShards) + 20;
+  for (int s = 0; s < n; ++s) {
+    TarWriter w;
+    w.add_text("x.cls", std::to_string(s % 7));
+    w.add_text("x.jpg", std::to_string(s));
+    char name[32];
+    std::snprintf(name, sizeof name, "m-%04d.tar", s);
+    write_file(d / name, w.finish());
+  }
+  char pattern[64];
+  std::snprintf(pattern, sizeof pattern, "m-{0000..%04d}.tar", n - 1);
+  TarShards t(d / pattern, {.index_threads = 2});
+  ASSERT_EQ(t.size(), n);
+  ReadBuffer s;
+  for (int i = 0; i < n; i += 37) {
+    auto b = t.read(i, s);
+    EXPECT_EQ(std::string(b.begin(), b.end()), std::to_string(i));
+    EXPECT_EQ(t.label(i), i % 7);
+  }
+}
+
 TEST(TarShardStream, YieldsTheSameSamplesAsTheIndexAcrossShardsWithSmallReads) {
   TempDir d;
   std::vector<std::string> paths;
