@@ -236,16 +236,16 @@ std::string sweep_json(const std::vector<RunReport>& runs) {
 }
 
 std::string sweep_table(const std::vector<RunReport>& runs) {
-  std::string t = "workers  images/s   MB/s out  busy%  wait%  p50 ms  p99 ms  peak RSS    scaling";
+  std::string t = "workers  images/s  img/CPU-s   MB/s out  busy%  wait%  p50 ms  p99 ms  peak RSS    scaling";
   const bool with_checksum = !runs.empty() && !runs.front().checksum.empty();
   if (with_checksum) t += "  checksum";
   t += "\n";
   const double base = runs.empty() ? 0 : runs.front().images_per_s();
   for (const RunReport& r : runs) {
     char line[256];
-    std::snprintf(line, sizeof(line), "%7d  %8.1f  %8.1f  %5.1f  %5.1f  %6.1f  %6.1f  %-10s  %6.2fx", r.options.workers,
-                  r.images_per_s(), r.output_mb_per_s(), 100 * r.worker_busy_fraction(),
-                  100 * r.consumer_wait_fraction(), r.latency_p50_ms, r.latency_p99_ms,
+    std::snprintf(line, sizeof(line), "%7d  %8.1f  %9.1f  %8.1f  %5.1f  %5.1f  %6.1f  %6.1f  %-10s  %6.2fx",
+                  r.options.workers, r.images_per_s(), r.images_per_cpu_s(), r.output_mb_per_s(),
+                  100 * r.worker_busy_fraction(), 100 * r.consumer_wait_fraction(), r.latency_p50_ms, r.latency_p99_ms,
                   format_bytes(double(r.peak_rss_bytes)).c_str(), base > 0 ? r.images_per_s() / base : 0.0);
     t += line;
     if (with_checksum) t += "  " + r.checksum;
