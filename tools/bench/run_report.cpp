@@ -94,8 +94,12 @@ std::string report_text(const RunReport& r) {
   }
   t += "  consumer waited  " + fmt("%.1f%%", 100 * r.consumer_wait_fraction()) + " of the time; workers busy " +
        fmt("%.1f%%", 100 * r.worker_busy_fraction()) + "\n";
-  t += "  batch latency    p50 " + fmt("%.1f ms", r.latency_p50_ms) + ", p99 " + fmt("%.1f ms", r.latency_p99_ms) +
-       " (dispatch to arrival)\n";
+  if (o.workers == 0) {
+    t += "  batch latency    n/a with --workers 0 (batches are made in the calling thread)\n";
+  } else {
+    t += "  batch latency    p50 " + fmt("%.1f ms", r.latency_p50_ms) + ", p99 " + fmt("%.1f ms", r.latency_p99_ms) +
+         " (dispatch to arrival)\n";
+  }
   t += "  peak memory      " + format_bytes(double(r.peak_rss_bytes)) + " RSS of ferry-bench + " +
        std::to_string(o.workers) + " workers (shared slots " + format_bytes(double(r.shared_memory_bytes)) +
        ", counted per process)\n";
