@@ -113,28 +113,6 @@ OnWorkerFailure parse_worker_failure(const std::string& s) {
   throw InvalidOption("ferry: on_worker_failure must be 'error' or 'respawn', got '" + s + "'");
 }
 
-// state()/load_state() arrived in the C++ loader after this binding was
-// written; use them when present, else fall back to the epoch alone.
-template <class L>
-void put_native_state(const L& loader, py::dict& d) {
-  if constexpr (requires(const L& l) { l.state().serialize(); }) {
-    const auto s = loader.state();
-    d["epoch"] = s.epoch;
-    d["state"] = s.serialize();
-  }
-}
-
-template <class L>
-bool load_native_state(L& loader, const py::dict& d) {
-  if constexpr (requires(L& l) { l.load_state(decltype(l.state())::parse(std::string())); }) {
-    if (d.contains("state")) {
-      loader.load_state(decltype(loader.state())::parse(d["state"].cast<std::string>()));
-      return true;
-    }
-  }
-  return false;
-}
-
 class PyLoader {
  public:
   PyLoader(PyDataset dataset, LoaderOptions options) : dataset_(std::move(dataset)), options_(std::move(options)) {
@@ -213,7 +191,9 @@ class PyLoader {
     d["batches_delivered"] = running_ ? delivered_ : 0;
     d["seed"] = options_.seed;
     d["batch_size"] = options_.batch_size;
-    put_native_state(*loader_, d);
+    const LoaderState s = loader_->state();  // resumes mid-epoch too
+    d["epoch"] = s.epoch;
+    d["state"] = s.serialize();
     return d;
   }
 
@@ -227,9 +207,12 @@ class PyLoader {
       throw InvalidOption("ferry: load_state_dict: the state was saved with batch_size " +
                           std::to_string(d["batch_size"].cast<int64_t>()) + ", this loader has batch_size " +
                           std::to_string(options_.batch_size));
-    if (!load_native_state(*loader_, d)) {
-      if (!d.contains("epoch")) throw InvalidOption("ferry: load_state_dict: no 'epoch' in the state");
+    if (d.contains("state")) {
+      loader_->load_state(LoaderState::parse(d["state"].cast<std::string>()));
+    } else if (d.contains("epoch")) {  // a hand-written {"epoch": n}: that epoch from its start
       loader_->set_epoch(d["epoch"].cast<uint64_t>());
+    } else {
+      throw InvalidOption("ferry: load_state_dict: the state has neither 'state' nor 'epoch'");
     }
     running_ = false;
   }
