@@ -25,7 +25,7 @@ std::string why_no_gpu() {
   const cuda::DeviceStatus st = cuda::device_status();
   return st.available ? std::string() : st.reason;
 #else
-  return "built without it";
+  return "was built without";
 #endif
 }
 
