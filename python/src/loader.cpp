@@ -82,6 +82,15 @@ OnBadSample parse_bad_sample(const std::string& s) {
   throw InvalidOption("ferry: on_bad_sample must be 'error', 'skip' or 'substitute', got '" + s + "'");
 }
 
+// True/False, or "auto" (page-locked when a GPU is usable, else off).
+PinMemory parse_pin_memory(const py::object& v) {
+  if (py::isinstance<py::str>(v)) {
+    if (v.cast<std::string>() == "auto") return PinMemory::kAuto;
+    throw InvalidOption("ferry: pin_memory must be True, False or 'auto', got '" + v.cast<std::string>() + "'");
+  }
+  return v.cast<bool>() ? PinMemory::kOn : PinMemory::kOff;
+}
+
 StartMethod parse_start_method(const std::string& s) {
   if (s == "auto") return StartMethod::kAuto;
   if (s == "fork") return StartMethod::kFork;
@@ -305,14 +314,10 @@ struct EpochIterator {
 
 std::unique_ptr<PyLoader> make_loader(const PyDataset& dataset, int64_t batch_size, bool shuffle, int num_workers,
                                       py::object prefetch_factor, bool persistent_workers, bool drop_last,
-                                      bool pin_memory, double timeout, bool in_order, uint64_t seed,
+                                      const py::object& pin_memory, double timeout, bool in_order, uint64_t seed,
                                       int threads_per_worker, const std::string& on_bad_sample,
                                       const std::string& on_worker_failure, py::object rank, py::object world_size,
                                       const std::string& start_method, py::object worker_executable) {
-  if (pin_memory)
-    throw InvalidOption(
-        "ferry: pin_memory=True is not available from Python yet: the module has no CUDA stage wired in. "
-        "Use pin_memory=False and move batches with torch.from_dlpack(x).to('cuda', non_blocking=True)");
   if (!(timeout >= 0) || !std::isfinite(timeout))
     throw InvalidOption("ferry: timeout must be a finite number of seconds >= 0 (0 = none), got " +
                         std::to_string(timeout));
@@ -330,6 +335,7 @@ std::unique_ptr<PyLoader> make_loader(const PyDataset& dataset, int64_t batch_si
   o.on_bad_sample = parse_bad_sample(on_bad_sample);
   o.on_worker_failure = parse_worker_failure(on_worker_failure);
   o.start_method = parse_start_method(start_method);
+  o.pin_memory = parse_pin_memory(pin_memory);
   o.worker_executable = worker_executable.is_none() ? g_default_worker : worker_executable.cast<std::string>();
   if (!world_size.is_none() || !rank.is_none()) {
     if (world_size.is_none() || rank.is_none())

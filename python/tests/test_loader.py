@@ -149,7 +149,7 @@ def test_bad_options_raise_invalid_option_naming_the_option(image_folder):
     with pytest.raises(ValueError, match="on_bad_sample"):
         ferry.DataLoader(ds, on_bad_sample="ignore")
     with pytest.raises(ferry.InvalidOption, match="pin_memory"):
-        ferry.DataLoader(ds, pin_memory=True)
+        ferry.DataLoader(ds, pin_memory="always")
     with pytest.raises(ferry.InvalidOption, match="pipeline|train"):
         ferry.ImageFolder(str(image_folder), pipeline="nope")
     with pytest.raises(ferry.DataError):
@@ -180,3 +180,14 @@ def test_state_dict_mid_epoch_resumes_the_rest_of_the_epoch(image_folder):
     fresh.load_state_dict(state)
     rest = [np.from_dlpack(b["image"]).tobytes() for b in fresh]
     assert rest == full[2:]
+
+
+def test_pin_memory_auto_runs_everywhere_and_true_needs_a_gpu(image_folder):
+    ds = ferry.ImageFolder(str(image_folder), pipeline="val", size=16)
+    auto = ferry.DataLoader(ds, batch_size=8, num_workers=1, pin_memory="auto")
+    assert sum(b["label"].shape[0] for b in auto) == len(ds)
+    try:
+        pinned = ferry.DataLoader(ds, batch_size=8, num_workers=1, pin_memory=True)
+        assert sum(b["label"].shape[0] for b in pinned) == len(ds)
+    except ferry.InvalidOption as e:  # no CUDA build or no usable GPU: refused with the reason
+        assert "GPU" in str(e) or "CUDA" in str(e)
