@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "base/error.h"
+#include "loader/datasets/detail/parallel.h"
 #include "trace/trace.h"
 
 namespace ferry::detail {
@@ -176,7 +177,13 @@ BatchPayload BatchFiller::fill(uint64_t epoch, std::span<const int64_t> indices,
     fill_sample(epoch, indices[pos], pos, base, outcomes[pos], overflow, lengths);
   };
   if (arena_ && count > 1) {
+#if defined(__SANITIZE_THREAD__)
+    // The system's libtbb is not instrumented, so ThreadSanitizer cannot see
+    // its synchronization; plain threads keep the parallel path checkable.
+    detail::parallel_for_index(count, threads_, run);
+#else
     arena_->execute([&] { tbb::parallel_for(size_t(0), count, [&](size_t pos) { run(pos); }); });
+#endif
   } else {
     for (size_t pos = 0; pos < count; ++pos) run(pos);
   }
@@ -219,11 +226,12 @@ BatchPayload BatchFiller::fill(uint64_t epoch, std::span<const int64_t> indices,
   }
 
   std::byte* out = base;
+  std::vector<std::byte> staged;  // the slot's bytes while the batch moves; outlives the copy below
   if (spills) {
     // Larger than a slot: move the whole batch to a one-off segment. Fixed
     // fields keep their offsets; ragged fields that outgrew their region go
     // past the end of the regular layout.
-    std::vector<std::byte> staged(base, base + layout_.bytes());
+    staged.assign(base, base + layout_.bytes());
     std::span<std::byte> bigger = sink.allocate(layout_.bytes() + extra);
     std::memcpy(bigger.data(), staged.data(), staged.size());
     out = bigger.data();
