@@ -259,7 +259,11 @@ void WorkerPool::await_ready() {
     }
     epoll_event events[16];
     const int n = epoll_wait(epoll_.get(), events, 16, static_cast<int>((deadline - now) / 1'000'000 + 1));
-    if (n < 0 && errno != EINTR) throw SystemError("epoll_wait(worker start)", errno);
+    if (n < 0) {
+      if (errno != EINTR) throw SystemError("epoll_wait(worker start)", errno);
+      if (options_.on_interrupt) options_.on_interrupt();  // Ctrl-C while workers start
+      continue;
+    }
     for (int i = 0; i < n; ++i) {
       Worker& w = *workers_[events[i].data.u64 & 0xffffffffu];
       if (events[i].data.u64 & kPidfdTag) {

@@ -16,7 +16,7 @@ using workers::detail::ByteReader;
 using workers::detail::ByteWriter;
 
 std::vector<std::byte> encode_spawn_payload(const DatasetSpec& dataset, const Schema& schema,
-                                            const LoaderOptions& options) {
+                                            const LoaderOptions& options, int64_t dataset_size) {
   ByteWriter w;
   w.put_string(dataset.kind);
   w.put_string(dataset.args);
@@ -26,6 +26,7 @@ std::vector<std::byte> encode_spawn_payload(const DatasetSpec& dataset, const Sc
   w.put(options.batch_size);
   w.put(options.on_bad_sample);
   w.put(options.threads_per_worker);
+  w.put(dataset_size);
   w.put<uint32_t>(uint32_t(schema.size()));
   for (const auto& f : schema) {
     w.put_string(f.name);
@@ -54,6 +55,7 @@ std::shared_ptr<workers::Producer> make_spawned_producer(std::span<const std::by
   options.batch_size = r.get<int64_t>();
   options.on_bad_sample = r.get<OnBadSample>();
   options.threads_per_worker = r.get<int>();
+  const int64_t dataset_size = r.get<int64_t>();
   Schema schema(r.get<uint32_t>());
   for (auto& f : schema) {
     f.name = r.get_string();
@@ -73,6 +75,12 @@ std::shared_ptr<workers::Producer> make_spawned_producer(std::span<const std::by
     throw InvalidOption("ferry: dataset '" + spec.kind +
                         "' rebuilt in the worker has another schema than in the "
                         "main process; its spec() must capture everything that shapes the schema");
+  // Rebuilt from a spec, the dataset re-reads its storage: files added or
+  // removed since the main process indexed it would shift every index.
+  if (dataset->size() != dataset_size)
+    throw DataError("ferry: dataset '" + spec.kind + "' has " + std::to_string(dataset->size()) +
+                    " samples in the spawned worker but " + std::to_string(dataset_size) +
+                    " in the main process; its files changed after the loader was made. Recreate the loader.");
   auto filler = std::make_shared<BatchFiller>(dataset, SlotLayout(schema, options.batch_size), options);
   return std::make_shared<DatasetProducer>(filler);
 }

@@ -3,13 +3,17 @@
 #include <gtest/gtest.h>
 
 #include <condition_variable>
+#include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <thread>
 
 #include "base/error.h"
+#include "loader/builtin_datasets.h"
 #include "loader/data_loader.h"
 #include "tests/support/process_census.h"
 #include "tests/support/scripted_dataset.h"
+#include "tools/gen_sample/sample_data.h"
 
 namespace ferry {
 namespace {
@@ -159,6 +163,31 @@ TEST(Spawn, SpawnedWorkerCrashIsReportedAndRespawnKeepsTheEpochExact) {
     EXPECT_EQ(std::system(cleanup.c_str()), 0);
   }
   EXPECT_EQ(testing::wait_until_clean(before), "");
+}
+
+TEST(Spawn, FilesChangedSinceTheLoaderWasMadeAreAnErrorNotShiftedSamples) {
+  char tmpl[] = "/tmp/ferry-spawn-files-XXXXXX";
+  const std::string dir = mkdtemp(tmpl);
+  sample::write_image_folder(dir, 6, 2, 1);
+  auto ds = open_raw_dataset(dir);  // indexes 6 files here
+  {
+    std::ofstream extra(dir + "/class_000/zz_added.jpg");
+    extra << "not indexed by the main process";
+  }
+  LoaderOptions o;
+  o.batch_size = 2;
+  o.num_workers = 1;
+  o.start_method = StartMethod::kSpawn;
+  DataLoader loader(ds, o);
+  try {
+    epoch_bytes(loader);
+    FAIL() << "the worker's dataset silently differed from the main process's";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("has 7 samples in the spawned worker but 6 in the main process"),
+              std::string::npos)
+        << e.what();
+  }
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
