@@ -7,8 +7,8 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <cstdlib>
 #include <cmath>
+#include <cstdlib>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -155,8 +155,9 @@ class PyLoader {
   py::dict next(uint64_t token) {
     auto lock = take("next()");
     if (token != token_)
-      throw std::runtime_error("ferry: this iterator's epoch was ended by a later iter(loader); "
-                               "use one iterator at a time per DataLoader");
+      throw std::runtime_error(
+          "ferry: this iterator's epoch was ended by a later iter(loader); "
+          "use one iterator at a time per DataLoader");
     if (!running_) throw py::stop_iteration();
     Batch batch;
     bool got = false;
@@ -406,8 +407,7 @@ void bind_loader(py::module_& m) {
 
   py::class_<EpochIterator>(m, "_EpochIterator")
       .def("__iter__", [](py::object self) { return self; })
-      .def("__next__",
-           [](EpochIterator& it) { return it.loader.cast<PyLoader&>().next(it.token); })
+      .def("__next__", [](EpochIterator& it) { return it.loader.cast<PyLoader&>().next(it.token); })
       .def("__len__", [](EpochIterator& it) { return it.loader.cast<PyLoader&>().size(); });
 
   py::class_<PyLoader>(m, "DataLoader",
@@ -419,9 +419,8 @@ void bind_loader(py::module_& m) {
       .def(py::init(&make_loader), py::arg("dataset"), py::kw_only(), py::arg("batch_size") = 1,
            py::arg("shuffle") = false, py::arg("num_workers") = 0, py::arg("prefetch_factor") = py::none(),
            py::arg("persistent_workers") = false, py::arg("drop_last") = false, py::arg("pin_memory") = false,
-           py::arg("timeout") = 0.0, py::arg("in_order") = true, py::arg("seed") = 0,
-           py::arg("threads_per_worker") = 1, py::arg("on_bad_sample") = "error",
-           py::arg("on_worker_failure") = "error", py::arg("rank") = py::none(),
+           py::arg("timeout") = 0.0, py::arg("in_order") = true, py::arg("seed") = 0, py::arg("threads_per_worker") = 1,
+           py::arg("on_bad_sample") = "error", py::arg("on_worker_failure") = "error", py::arg("rank") = py::none(),
            py::arg("world_size") = py::none(), py::arg("start_method") = "auto",
            py::arg("worker_executable") = py::none())
       .def("__len__", &PyLoader::size)

@@ -119,8 +119,9 @@ py::capsule Tensor::dlpack(const py::object& stream, const py::object& max_versi
                              std::to_string(dev.first) + " without a copy");
   }
   if (!copy.is_none() && copy.cast<bool>())
-    throw py::buffer_error("ferry: __dlpack__(copy=True) is not supported: fields are exported without copies; "
-                           "copy on the consumer side (e.g. torch.from_dlpack(x).clone())");
+    throw py::buffer_error(
+        "ferry: __dlpack__(copy=True) is not supported: fields are exported without copies; "
+        "copy on the consumer side (e.g. torch.from_dlpack(x).clone())");
   bool versioned = false;
   if (!max_version.is_none()) {
     auto mv = max_version.cast<std::pair<int, int>>();
@@ -148,8 +149,8 @@ RaggedTensor::RaggedTensor(std::shared_ptr<void> owner, const BatchField& field)
 Tensor RaggedTensor::item(int64_t i) const {
   const int64_t n = size();
   if (i < 0) i += n;
-  if (i < 0 || i >= n) throw py::index_error("ferry: sample " + std::to_string(i) + " out of range for a batch of " +
-                                             std::to_string(n));
+  if (i < 0 || i >= n)
+    throw py::index_error("ferry: sample " + std::to_string(i) + " out of range for a batch of " + std::to_string(n));
   const auto* off = offsets_.view().data_as<const int64_t>();
   TensorView v;
   v.dtype = values_.view().dtype;
@@ -189,8 +190,7 @@ void bind_tensors(py::module_& m) {
           },
           py::arg("dtype") = py::none(), py::kw_only(), py::arg("copy") = py::none())
       .def(
-          "numpy", [](py::object self) { return numpy_view(self); },
-          "numpy.from_dlpack(self): a zero-copy numpy view.")
+          "numpy", [](py::object self) { return numpy_view(self); }, "numpy.from_dlpack(self): a zero-copy numpy view.")
       .def_property_readonly("shape", [](const Tensor& t) { return py::tuple(py::cast(t.view().shape)); })
       .def_property_readonly(
           "strides", [](const Tensor& t) { return py::tuple(py::cast(t.view().strides)); },
@@ -207,8 +207,8 @@ void bind_tensors(py::module_& m) {
              return t.view().shape[0];
            })
       .def("__repr__", [](const Tensor& t) {
-        return "ferry.Tensor(shape=" + shape_text(t.view().shape) + ", dtype=" +
-               std::string(dtype_name(t.view().dtype)) + ")";
+        return "ferry.Tensor(shape=" + shape_text(t.view().shape) +
+               ", dtype=" + std::string(dtype_name(t.view().dtype)) + ")";
       });
 
   py::class_<RaggedTensor>(m, "RaggedTensor",
@@ -222,8 +222,8 @@ void bind_tensors(py::module_& m) {
       .def("__getitem__", &RaggedTensor::item)
       .def("__repr__", [](const RaggedTensor& r) {
         return "ferry.RaggedTensor(samples=" + std::to_string(r.size()) +
-               ", values=" + std::to_string(r.values().view().shape[0]) + ", dtype=" +
-               std::string(dtype_name(r.values().view().dtype)) + ")";
+               ", values=" + std::to_string(r.values().view().shape[0]) +
+               ", dtype=" + std::string(dtype_name(r.values().view().dtype)) + ")";
       });
 }
 
