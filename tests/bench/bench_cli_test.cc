@@ -235,6 +235,16 @@ TEST_F(BenchCli, SpawnedWorkersGiveTheSameChecksumAsForkedOnes) {
   EXPECT_EQ(v->find("start_method_used")->string, "spawn");
 }
 
+TEST_F(BenchCli, ChecksumDoesNotDependOnTheSharingStrategyOrRespawnPolicy) {
+  const std::string reference = checksum_with("2", "4", "val");
+  for (const char* extra : {"--sharing=file_system", "--on-worker-failure=respawn"}) {
+    const Outcome o = run({"--data", data(), "--pipeline", "val", "--batch-size", "8", "--workers", "2", "--seed", "4",
+                           extra, "--checksum", "--no-progress"});
+    ASSERT_EQ(o.exit_code, 0) << extra << ": " << o.err;
+    EXPECT_EQ(last_line(o.out), reference) << extra;
+  }
+}
+
 TEST_F(BenchCli, ChecksumDependsOnTheSeedButNotOnTheRun) {
   const std::string a = checksum_with("2", "1", "train");
   EXPECT_EQ(checksum_with("2", "1", "train"), a);

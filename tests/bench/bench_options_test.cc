@@ -130,6 +130,15 @@ TEST(BenchOptions, StartMethodsAreParsed) {
   EXPECT_EQ(parse({"--start-method", "auto"}).options.start_method, StartMethod::kAuto);
 }
 
+TEST(BenchOptions, SharingAndWorkerFailurePoliciesAreParsed) {
+  EXPECT_EQ(parse({"--sharing", "file_system"}).options.sharing, Sharing::kFileSystem);
+  EXPECT_EQ(parse({}).options.sharing, Sharing::kFileDescriptor);
+  EXPECT_NE(parse({"--sharing", "posix"}).error.find("--sharing must be file_descriptor or file_system"),
+            std::string::npos);
+  EXPECT_EQ(parse({"--on-worker-failure", "respawn"}).options.on_worker_failure, OnWorkerFailure::kRespawn);
+  EXPECT_NE(parse({"--on-worker-failure", "retry"}).error.find("must be error or respawn"), std::string::npos);
+}
+
 TEST(BenchOptions, EpochsAndSecondsExcludeEachOther) {
   EXPECT_FALSE(parse({"--epochs", "2", "--seconds", "3"}).error.empty());
   EXPECT_FALSE(parse({"--seconds", "3", "--epochs", "2"}).error.empty());

@@ -105,6 +105,22 @@ std::string apply(BenchOptions& o, std::string_view flag, std::string_view v, bo
     } else {
       return "--on-bad-sample must be error, skip or substitute, got '" + std::string(v) + "'";
     }
+  } else if (flag == "--sharing") {
+    if (v == "file_descriptor") {
+      o.sharing = Sharing::kFileDescriptor;
+    } else if (v == "file_system") {
+      o.sharing = Sharing::kFileSystem;
+    } else {
+      return "--sharing must be file_descriptor or file_system, got '" + std::string(v) + "'";
+    }
+  } else if (flag == "--on-worker-failure") {
+    if (v == "error") {
+      o.on_worker_failure = OnWorkerFailure::kError;
+    } else if (v == "respawn") {
+      o.on_worker_failure = OnWorkerFailure::kRespawn;
+    } else {
+      return "--on-worker-failure must be error or respawn, got '" + std::string(v) + "'";
+    }
   } else if (flag == "--device") {
     if (v == "cpu") {
       o.device = Device::kCpu;
@@ -128,9 +144,9 @@ std::string apply(BenchOptions& o, std::string_view flag, std::string_view v, bo
 }
 
 bool takes_value(std::string_view flag) {
-  for (std::string_view f :
-       {"--data", "--pipeline", "--batch-size", "--workers", "--threads", "--prefetch", "--epochs", "--seconds",
-        "--seed", "--start-method", "--on-bad-sample", "--device", "--json", "--trace", "--sweep-workers"})
+  for (std::string_view f : {"--data", "--pipeline", "--batch-size", "--workers", "--threads", "--prefetch", "--epochs",
+                             "--seconds", "--seed", "--start-method", "--on-bad-sample", "--sharing",
+                             "--on-worker-failure", "--device", "--json", "--trace", "--sweep-workers"})
     if (flag == f) return true;
   return false;
 }
@@ -208,6 +224,8 @@ std::string usage() {
          "  --no-shuffle            sequential order\n"
          "  --start-method M        auto (default: fork, or spawn from a threaded process), fork or spawn\n"
          "  --on-bad-sample P       error (default), skip or substitute\n"
+         "  --sharing S             file_descriptor (default: memfd + fd passing) or file_system (/dev/shm names)\n"
+         "  --on-worker-failure P   error (default) or respawn (replace a dead worker, re-run its batches)\n"
          "  --device D              cpu (default) or cuda (batches copied to GPU 0 by the loader's CUDA stage)\n"
          "  --json FILE|-           write the report as JSON (- = stdout; the text report then goes to stderr)\n"
          "  --trace FILE            write a Chrome trace-event JSON of every stage (Perfetto, chrome://tracing)\n"

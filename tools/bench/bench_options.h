@@ -38,6 +38,8 @@ struct BenchOptions {
   bool shuffle = true;
   StartMethod start_method = StartMethod::kAuto;
   OnBadSample on_bad_sample = OnBadSample::kError;
+  Sharing sharing = Sharing::kFileDescriptor;
+  OnWorkerFailure on_worker_failure = OnWorkerFailure::kError;
   Device device = Device::kCpu;
   std::string json_path;   ///< "" none, "-" stdout
   std::string trace_path;  ///< "" none

@@ -115,6 +115,8 @@ RunReport run_bench(const BenchOptions& options, const std::shared_ptr<Dataset>&
   lo.persistent_workers = options.workers > 0;  // as a training loop of several epochs would set it
   lo.on_bad_sample = options.on_bad_sample;
   lo.start_method = options.start_method;
+  lo.sharing = options.sharing;
+  lo.on_worker_failure = options.on_worker_failure;
   if (options.device == Device::kCuda && !request_device(lo, 0))
     throw Error(
         "--device cuda: this build's DataLoader has no CUDA stage (no copy of batches to the GPU); run with "

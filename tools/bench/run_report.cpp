@@ -167,6 +167,10 @@ void write_report_json(JsonWriter& w, const RunReport& r) {
   w.value(to_string(o.start_method));
   w.key("start_method_used");
   w.value(r.start_method_used);
+  w.key("sharing");
+  w.value(to_string(o.sharing));
+  w.key("on_worker_failure");
+  w.value(to_string(o.on_worker_failure));
   w.key("on_bad_sample");
   w.value(to_string(o.on_bad_sample));
   w.key("device");
