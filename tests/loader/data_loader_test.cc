@@ -8,6 +8,7 @@
 #include <set>
 
 #include "base/error.h"
+#include "tests/support/batch_bytes.h"
 #include "tests/support/process_census.h"
 #include "tests/support/scripted_dataset.h"
 
@@ -22,25 +23,12 @@ struct Collected {
   std::vector<std::vector<uint8_t>> batch_bytes;  // every field's bytes, per batch
 };
 
-std::vector<uint8_t> field_bytes(const Batch& b) {
-  std::vector<uint8_t> out;
-  for (const auto& f : b.fields()) {
-    auto* p = static_cast<const uint8_t*>(f.values.data);
-    out.insert(out.end(), p, p + f.values.nbytes());
-    if (f.ragged) {
-      auto* o = static_cast<const uint8_t*>(f.offsets.data);
-      out.insert(out.end(), o, o + f.offsets.nbytes());
-    }
-  }
-  return out;
-}
-
 Collected run_epoch(DataLoader& loader) {
   Collected c;
   for (auto& batch : loader) {
     const auto* idx = batch["index"].data_as<int64_t>();
     c.indices.insert(c.indices.end(), idx, idx + batch.size());
-    c.batch_bytes.push_back(field_bytes(batch));
+    c.batch_bytes.push_back(testing::batch_bytes(batch));
   }
   return c;
 }

@@ -8,29 +8,16 @@
 
 #include "base/error.h"
 #include "loader/data_loader.h"
+#include "tests/support/batch_bytes.h"
 #include "tests/support/process_census.h"
 #include "tests/support/scripted_dataset.h"
 
 namespace ferry {
 namespace {
 
+using testing::epoch_bytes;
 using testing::Misbehave;
 using testing::ScriptedDataset;
-
-std::vector<uint8_t> bytes_of(const Batch& b) {
-  std::vector<uint8_t> out;
-  for (const auto& f : b.fields()) {
-    auto* p = static_cast<const uint8_t*>(f.values.data);
-    out.insert(out.end(), p, p + f.values.nbytes());
-  }
-  return out;
-}
-
-std::vector<std::vector<uint8_t>> epoch_bytes(DataLoader& loader) {
-  std::vector<std::vector<uint8_t>> out;
-  for (auto& b : loader) out.push_back(bytes_of(b));
-  return out;
-}
 
 LoaderOptions options(int workers) {
   LoaderOptions o;
@@ -109,7 +96,7 @@ TEST(Resume, RestoredLoaderContinuesByteForByteWithAnyWorkerCount) {
       saved = first.state().serialize();
     } else {
       for (auto& b : first) {
-        EXPECT_EQ(bytes_of(b), epoch0[seen]);
+        EXPECT_EQ(testing::batch_bytes(b), epoch0[seen]);
         if (++seen == k) {
           saved = first.state().serialize();
           break;

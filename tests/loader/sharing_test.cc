@@ -11,6 +11,7 @@
 
 #include "base/error.h"
 #include "loader/data_loader.h"
+#include "tests/support/batch_bytes.h"
 #include "tests/support/process_census.h"
 #include "tests/support/scripted_dataset.h"
 
@@ -36,14 +37,7 @@ std::vector<std::vector<uint8_t>> held_epoch(DataLoader& loader) {
   std::vector<Batch> held;
   for (auto& b : loader) held.push_back(std::move(b));
   std::vector<std::vector<uint8_t>> out;
-  for (const auto& b : held) {
-    std::vector<uint8_t> bytes;
-    for (const auto& f : b.fields()) {
-      auto* p = static_cast<const uint8_t*>(f.values.data);
-      bytes.insert(bytes.end(), p, p + f.values.nbytes());
-    }
-    out.push_back(std::move(bytes));
-  }
+  for (const auto& b : held) out.push_back(testing::batch_bytes(b));
   return out;
 }
 

@@ -11,6 +11,7 @@
 #include "base/error.h"
 #include "loader/builtin_datasets.h"
 #include "loader/data_loader.h"
+#include "tests/support/batch_bytes.h"
 #include "tests/support/process_census.h"
 #include "tests/support/scripted_dataset.h"
 #include "tools/gen_sample/sample_data.h"
@@ -18,6 +19,7 @@
 namespace ferry {
 namespace {
 
+using testing::epoch_bytes;
 using testing::Misbehave;
 using testing::ScriptedDataset;
 
@@ -30,19 +32,6 @@ LoaderOptions spawn_options(int workers) {
   o.start_method = StartMethod::kSpawn;
   o.plugins = {FERRY_TEST_PLUGIN};
   return o;
-}
-
-std::vector<std::vector<uint8_t>> epoch_bytes(DataLoader& loader) {
-  std::vector<std::vector<uint8_t>> out;
-  for (auto& b : loader) {
-    std::vector<uint8_t> bytes;
-    for (const auto& f : b.fields()) {
-      auto* p = static_cast<const uint8_t*>(f.values.data);
-      bytes.insert(bytes.end(), p, p + f.values.nbytes());
-    }
-    out.push_back(std::move(bytes));
-  }
-  return out;
 }
 
 // A thread parked until the end of the scope, like a training process's own.
