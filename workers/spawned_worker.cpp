@@ -6,6 +6,7 @@
 #include <cstring>
 #include <string>
 
+#include "trace/trace.h"
 #include "workers/channel.h"
 #include "workers/detail/messages.h"
 #include "workers/detail/wire.h"
@@ -45,6 +46,7 @@ int serve_spawned_worker(int argc, char** argv, const ProducerFactory& factory) 
   setup.num_slots = r.get<int32_t>();
   const uint64_t arena_bytes = r.get<uint64_t>();
   setup.named_segments = r.get<bool>();
+  if (r.get<bool>()) trace::set_recording(true);
   const auto payload = r.get_bytes();
 
   SharedSegment arena = SharedSegment::map(std::move(arena_fd), arena_bytes);

@@ -177,6 +177,7 @@ void WorkerPool::start_worker(int id) {
     msg.put<int32_t>(options_.slots_per_worker);
     msg.put<uint64_t>(arena.size());
     msg.put<bool>(options_.sharing == Sharing::kFileSystem);
+    msg.put<bool>(trace::recording());  // a forked worker inherits it; a spawned one is told
     msg.put_bytes(options_.spawn_payload);
     w->channel.send(msg.buffer(), arena.fd());  // a dead worker shows up on its pidfd
   }

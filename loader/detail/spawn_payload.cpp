@@ -116,10 +116,16 @@ std::string find_worker_executable(const std::string& configured) {
 }
 
 int count_threads() {
+  int n = 1;
   std::ifstream f("/proc/self/status");
   for (std::string line; std::getline(f, line);)
-    if (line.rfind("Threads:", 0) == 0) return std::stoi(line.substr(8));
-  return 1;
+    if (line.rfind("Threads:", 0) == 0) n = std::stoi(line.substr(8));
+#if defined(__SANITIZE_THREAD__)
+  // ThreadSanitizer starts one thread of its own at the first pthread_create
+  // and keeps it; its runtime is fork-aware, so that one does not count.
+  if (n > 1) --n;
+#endif
+  return n;
 }
 
 }  // namespace ferry::detail

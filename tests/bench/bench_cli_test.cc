@@ -181,40 +181,43 @@ TEST_F(BenchCli, JsonOnStdoutIsTheOnlyThingThere) {
 }
 
 TEST_F(BenchCli, TraceParsesAndHasEventsFromEveryWorker) {
-  const std::string trace_path = path("trace.json");
-  const Outcome o = run({"--data", data(), "--pipeline", "train", "--batch-size", "4", "--workers", "2", "--trace",
-                         trace_path, "--no-progress"});
-  ASSERT_EQ(o.exit_code, 0) << o.err;
-  std::string error;
-  const auto v = parse_json(read_text(trace_path), &error);
-  ASSERT_TRUE(v.has_value()) << error;
-  const JsonValue* events = v->find("traceEvents");
-  ASSERT_NE(events, nullptr);
-  std::map<int, std::string> process_names;
-  std::set<int> pids_with_events;
-  std::set<std::string> stages;
-  for (const JsonValue& e : events->items) {
-    const std::string ph = e.find("ph")->string;
-    const int pid = int(e.find("pid")->number);
-    if (ph == "M" && e.find("name")->string == "process_name")
-      process_names[pid] = e.find("args")->find("name")->string;
-    if (ph == "X") {
-      ASSERT_NE(e.find("ts"), nullptr);
-      ASSERT_NE(e.find("dur"), nullptr);
-      EXPECT_GE(e.find("dur")->number, 0);
-      EXPECT_NE(e.find("tid"), nullptr);
-      pids_with_events.insert(pid);
-      stages.insert(e.find("name")->string);
+  for (const char* start_method : {"fork", "spawn"}) {
+    SCOPED_TRACE(start_method);
+    const std::string trace_path = path("trace.json");
+    const Outcome o = run({"--data", data(), "--pipeline", "train", "--batch-size", "4", "--workers", "2", "--trace",
+                           trace_path, "--start-method", start_method, "--no-progress"});
+    ASSERT_EQ(o.exit_code, 0) << o.err;
+    std::string error;
+    const auto v = parse_json(read_text(trace_path), &error);
+    ASSERT_TRUE(v.has_value()) << error;
+    const JsonValue* events = v->find("traceEvents");
+    ASSERT_NE(events, nullptr);
+    std::map<int, std::string> process_names;
+    std::set<int> pids_with_events;
+    std::set<std::string> stages;
+    for (const JsonValue& e : events->items) {
+      const std::string ph = e.find("ph")->string;
+      const int pid = int(e.find("pid")->number);
+      if (ph == "M" && e.find("name")->string == "process_name")
+        process_names[pid] = e.find("args")->find("name")->string;
+      if (ph == "X") {
+        ASSERT_NE(e.find("ts"), nullptr);
+        ASSERT_NE(e.find("dur"), nullptr);
+        EXPECT_GE(e.find("dur")->number, 0);
+        EXPECT_NE(e.find("tid"), nullptr);
+        pids_with_events.insert(pid);
+        stages.insert(e.find("name")->string);
+      }
     }
+    std::set<std::string> workers_with_events;
+    for (int pid : pids_with_events)
+      if (process_names.count(pid)) workers_with_events.insert(process_names[pid]);
+    EXPECT_TRUE(workers_with_events.count("ferry-w0")) << "events of worker 0";
+    EXPECT_TRUE(workers_with_events.count("ferry-w1")) << "events of worker 1";
+    EXPECT_GE(pids_with_events.size(), 2u);
+    EXPECT_TRUE(stages.count("decode"));
+    EXPECT_TRUE(stages.count("read"));
   }
-  std::set<std::string> workers_with_events;
-  for (int pid : pids_with_events)
-    if (process_names.count(pid)) workers_with_events.insert(process_names[pid]);
-  EXPECT_TRUE(workers_with_events.count("ferry-w0")) << "events of worker 0";
-  EXPECT_TRUE(workers_with_events.count("ferry-w1")) << "events of worker 1";
-  EXPECT_GE(pids_with_events.size(), 2u);
-  EXPECT_TRUE(stages.count("decode"));
-  EXPECT_TRUE(stages.count("read"));
 }
 
 TEST_F(BenchCli, ChecksumIsTheSameForZeroOneAndThreeWorkers) {
