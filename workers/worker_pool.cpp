@@ -303,19 +303,9 @@ void WorkerPool::submit(Task task) {
       free.pop_back();
     }
   }
-  ByteWriter w;
-  w.put(MsgType::kTask);
-  w.put(task.id);
-  w.put(task.epoch);
-  w.put<int32_t>(slot);
-  w.put_vector<int64_t>(task.items);
-  if (!best->channel.send(w.buffer())) {
-    // The worker is gone; its pidfd will report why on the next wait().
-    if (slot >= 0) {
-      std::lock_guard lock(slots_->mutex);
-      slots_->free[static_cast<size_t>(best->id)].push_back(slot);
-    }
-  }
+  // A send to a dead worker fails; its pidfd reports why on the next wait(),
+  // and the task keeps its slot so a respawned worker re-runs it there.
+  send_task(best->channel, task, slot);
   const uint64_t now = trace::now_ns();
   if (best->in_flight.empty()) {
     best->busy_since_ns = now;
@@ -496,15 +486,19 @@ void WorkerPool::resubmit_in_flight(Worker& w) {
   const uint64_t now = trace::now_ns();
   w.last_progress_ns = now;
   for (auto& [id, f] : w.in_flight) {
-    ByteWriter msg;
-    msg.put(MsgType::kTask);
-    msg.put(f.task.id);
-    msg.put(f.task.epoch);
-    msg.put<int32_t>(f.slot);
-    msg.put_vector<int64_t>(f.task.items);
     f.submit_ns = now;
-    if (!w.channel.send(msg.buffer())) return;  // died again; its pidfd reports it
+    if (!send_task(w.channel, f.task, f.slot)) return;  // died again; its pidfd reports it
   }
+}
+
+bool WorkerPool::send_task(Channel& channel, const Task& task, int slot) {
+  ByteWriter msg;
+  msg.put(MsgType::kTask);
+  msg.put(task.id);
+  msg.put(task.epoch);
+  msg.put<int32_t>(slot);
+  msg.put_vector<int64_t>(task.items);
+  return channel.send(msg.buffer());
 }
 
 void WorkerPool::close_channel(Worker& w) noexcept {

@@ -163,6 +163,8 @@ class WorkerPool {
   // Respawns the worker when allowed, otherwise throws WorkerCrashed.
   void handle_exit(Worker& w);
   void resubmit_in_flight(Worker& w);
+  // The one encoding of a Task message; false if the worker is gone.
+  static bool send_task(Channel& channel, const Task& task, int slot);
   void close_channel(Worker& w) noexcept;
   // Reads what a stopping worker still sends, unlinking named segments in it.
   void discard_pending(Worker& w) noexcept;
