@@ -77,6 +77,16 @@ class Batch {
   /// Returns the memory now (same as destroying the batch).
   void release() { owner_.reset(); }
 
+  /// True when the batch's host memory is page-locked (LoaderOptions::
+  /// pin_memory), so an async copy from it to a GPU is one DMA transfer. False
+  /// without pin_memory, for device batches, and for a batch that lives in a
+  /// one-off segment (larger than a slot, or produced while the consumer held
+  /// every slot of its worker): such a batch is correct but pageable, and
+  /// LoaderStats::pageable_batches counts it.
+  bool page_locked() const { return page_locked_ && owner_ != nullptr; }
+  /// For the loader.
+  void set_page_locked(bool locked) { page_locked_ = locked; }
+
   /// The CUDA device the fields live on, or -1 for host memory.
   int device() const { return on_device() ? device_->device() : -1; }
   /// Device batches: the cudaStream_t the copy was queued on (null on the host).
@@ -126,6 +136,7 @@ class Batch {
 
   std::shared_ptr<void> owner_;
   DeviceMemory* device_ = nullptr;  // device batches: owned by owner_
+  bool page_locked_ = false;
   const std::byte* memory_ = nullptr;
   size_t memory_bytes_ = 0;
   int64_t samples_ = 0;

@@ -46,6 +46,7 @@ struct LoaderStats {
   uint64_t worker_start_ns = 0;                  ///< last pool start: fork -> all workers ready
   int64_t worker_starts = 0;                     ///< pools started
   int64_t one_off_segments = 0;                  ///< batches that did not use a regular slot
+  int64_t pageable_batches = 0;                  ///< pin_memory: batches delivered not page-locked (one-off)
   std::string start_method = "in-process";       ///< what started the workers: fork, spawn
   int64_t worker_respawns = 0;                   ///< dead workers replaced (OnWorkerFailure::kRespawn)
   trace::StageTotals stage_ns;                   ///< per stage, summed over all processes

@@ -287,16 +287,26 @@ bool WorkerPool::can_submit() const {
 int WorkerPool::in_flight() const { return in_flight_; }
 
 void WorkerPool::submit(Task task) {
+  // A worker with a free slot first, so that a consumer holding one batch at
+  // a time never forces a one-off segment (the loader bounds outstanding work
+  // to prefetch_factor per worker, and each arena has one slot more); then the
+  // least loaded.
   Worker* best = nullptr;
-  for (auto& w : workers_) {
-    if (w->exited || !w->channel.valid() || static_cast<int>(w->in_flight.size()) >= options_.prefetch_factor) continue;
-    if (!best || w->in_flight.size() < best->in_flight.size()) best = w.get();
-  }
-  if (!best) throw Error("ferry: internal error: submit() without a worker that has capacity");
-
+  bool best_has_slot = false;
   int slot = -1;
   {
     std::lock_guard lock(slots_->mutex);
+    for (auto& w : workers_) {
+      if (w->exited || !w->channel.valid() || static_cast<int>(w->in_flight.size()) >= options_.prefetch_factor)
+        continue;
+      const bool has_slot = !slots_->free[static_cast<size_t>(w->id)].empty();
+      if (!best || (has_slot && !best_has_slot) ||
+          (has_slot == best_has_slot && w->in_flight.size() < best->in_flight.size())) {
+        best = w.get();
+        best_has_slot = has_slot;
+      }
+    }
+    if (!best) throw Error("ferry: internal error: submit() without a worker that has capacity");
     auto& free = slots_->free[static_cast<size_t>(best->id)];
     if (!free.empty()) {
       slot = free.back();

@@ -108,10 +108,14 @@ struct DeviceStage::Impl {
   int prefetch = 2;
   std::string gpu;  // "NVIDIA H200"
   std::shared_ptr<Registrations> registrations;
-  std::string pin_problem;     // why the last attach could not page-lock
-  int64_t one_off_copies = 0;  // batches larger than a device buffer
+  std::string pin_problem;       // why the last attach could not page-lock
+  int64_t one_off_copies = 0;    // batches larger than a device buffer
+  int64_t pageable_batches = 0;  // pinning only: delivered from a one-off segment
   // Declared last: destroyed first (waits for copies, runs their callbacks).
   std::unique_ptr<cuda::H2DCopier> copier;
+
+  // True for memory inside the current pool's page-locked arenas.
+  bool in_registered_arena(const std::byte* p) const;
 
   cuda::H2DCopierOptions copier_options() const {
     cuda::H2DCopierOptions o;
@@ -181,9 +185,23 @@ void DeviceStage::attach(const std::vector<std::span<std::byte>>& arenas) {
 
 void DeviceStage::detach() noexcept { impl_->registrations.reset(); }
 
+bool DeviceStage::Impl::in_registered_arena(const std::byte* p) const {
+  if (!registrations) return false;
+  for (const auto& r : registrations->ranges) {
+    const auto* begin = static_cast<const std::byte*>(r.data());
+    if (p >= begin && p < begin + r.size()) return true;
+  }
+  return false;
+}
+
 Batch DeviceStage::deliver(Batch host) {
   Impl& s = *impl_;
-  if (s.device < 0) return host;
+  if (s.device < 0) {
+    const bool locked = s.in_registered_arena(host.memory());
+    host.set_page_locked(locked);
+    if (!locked) ++s.pageable_batches;
+    return host;
+  }
   if (!s.copier) s.copier = std::make_unique<cuda::H2DCopier>(s.copier_options());  // num_workers=0
   const size_t bytes = used_bytes(host);
   if (bytes > s.slot_bytes) {
@@ -210,13 +228,19 @@ std::string DeviceStage::describe() const {
   const Impl& s = *impl_;
   std::string pinned =
       !s.pin_problem.empty() ? "worker arenas NOT page-locked (" + s.pin_problem + ")" : "worker arenas page-locked";
-  if (s.device < 0) return "pin_memory=" + to_string(s.pin) + ": " + pinned + " (" + s.gpu + ")";
+  if (s.device < 0)
+    return "pin_memory=" + to_string(s.pin) + ": " + pinned + " (" + s.gpu + ")" +
+           (s.pageable_batches
+                ? ", " + std::to_string(s.pageable_batches) + " batches from one-off segments not page-locked"
+                : std::string());
   return "device=" + std::to_string(s.device) + " (" + s.gpu + "): " + pinned + ", copies on a dedicated stream into " +
          std::to_string(s.copier_options().buffers) + " device buffers of " +
          workers::format_bytes(double(s.slot_bytes)) +
          (s.one_off_copies ? ", " + std::to_string(s.one_off_copies) + " larger batches in one-off device buffers"
                            : std::string());
 }
+
+int64_t DeviceStage::pageable_batches() const { return impl_->pageable_batches; }
 
 #else  // no CUDA stage: validate() has refused device >= 0 and pin_memory=on.
 
@@ -239,6 +263,7 @@ void DeviceStage::attach(const std::vector<std::span<std::byte>>&) {}
 void DeviceStage::detach() noexcept {}
 Batch DeviceStage::deliver(Batch host) { return host; }
 std::string DeviceStage::describe() const { return {}; }
+int64_t DeviceStage::pageable_batches() const { return 0; }
 
 #endif
 

@@ -39,9 +39,12 @@ class DeviceStage {
   void attach(const std::vector<std::span<std::byte>>& arenas);
   // The pool is about to be destroyed.
   void detach() noexcept;
-  // The batch the consumer gets: `host` itself (pinning only), or a device
+  // The batch the consumer gets: `host` itself (pinning only; marked
+  // page_locked() when it lies in a registered arena), or a device
   // batch over a copy of it whose host slot returns once the copy has landed.
   Batch deliver(Batch host);
+  // Pinning only: batches delivered from memory that is not page-locked.
+  int64_t pageable_batches() const;
   // One line for DataLoader::describe().
   std::string describe() const;
 

@@ -398,6 +398,7 @@ LoaderStats EpochRunner::stats() const {
   s.worker_busy_ns = ps.worker_busy_ns;
   s.one_off_segments = int64_t(ps.one_off_segments);
   s.worker_respawns = int64_t(ps.respawns);
+  if (device_) s.pageable_batches = device_->pageable_batches();
   return s;
 }
 

@@ -242,6 +242,7 @@ class PyLoader {
     d["worker_start_s"] = double(s.worker_start_ns) * 1e-9;
     d["worker_starts"] = s.worker_starts;
     d["one_off_segments"] = s.one_off_segments;
+    d["pageable_batches"] = s.pageable_batches;
     py::dict stages;
     for (size_t i = 0; i < trace::kStageCount; ++i)
       stages[py::str(std::string(trace::stage_name(trace::Stage(i))))] = double(s.stage_ns.ns[i]) * 1e-9;

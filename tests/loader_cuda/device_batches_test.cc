@@ -281,24 +281,63 @@ TEST(DeviceBatches, ExplicitForkWithPersistentWorkersStartsBeforeAnyCopierThread
 
 TEST(DeviceBatches, PinMemoryOnPageLocksTheWorkerArenasOnly) {
   SKIP_WITHOUT_GPU();
+  // A consumer that holds one batch at a time never forces a one-off segment
+  // (each arena has a slot beyond prefetch_factor and the dispatcher prefers a
+  // worker with a free slot), so every batch is page-locked, whatever the
+  // timing; 20 loaders make a timing dependence visible.
   for (PinMemory pin : {PinMemory::kOn, PinMemory::kAuto}) {
-    LoaderOptions o = options(2, -1);
-    o.pin_memory = pin;
-    auto ds = std::make_shared<ScriptedDataset>(30, 128);
-    std::vector<const std::byte*> seen;
-    {
-      DataLoader loader(ds, o);
-      EXPECT_NE(loader.describe().find("worker arenas page-locked"), std::string::npos) << loader.describe();
-      for (int epoch = 0; epoch < 2; ++epoch) {  // a fresh pool, registered again
-        for (auto& batch : loader) {
-          EXPECT_EQ(batch.device(), -1);
-          EXPECT_TRUE(cuda::is_page_locked(batch.memory())) << "batch " << batch.index();
-          seen.push_back(batch.memory());
+    for (int round = 0; round < 10; ++round) {
+      LoaderOptions o = options(2, -1);
+      o.pin_memory = pin;
+      auto ds = std::make_shared<ScriptedDataset>(30, 128);
+      ds->on(5, Misbehave::kSleep50ms);  // one slow batch: later ones arrive first
+      std::vector<const std::byte*> seen;
+      {
+        DataLoader loader(ds, o);
+        EXPECT_NE(loader.describe().find("worker arenas page-locked"), std::string::npos) << loader.describe();
+        for (int epoch = 0; epoch < 2; ++epoch) {  // a fresh pool, registered again
+          for (auto& batch : loader) {
+            EXPECT_EQ(batch.device(), -1);
+            EXPECT_TRUE(batch.page_locked()) << "round " << round << " epoch " << epoch << " batch " << batch.index();
+            EXPECT_TRUE(cuda::is_page_locked(batch.memory())) << "batch " << batch.index();
+            seen.push_back(batch.memory());
+          }
         }
+        EXPECT_EQ(loader.stats().one_off_segments, 0);
+        EXPECT_EQ(loader.stats().pageable_batches, 0);
       }
+      for (const std::byte* p : seen) EXPECT_FALSE(cuda::is_page_locked(p)) << "still registered after the loader";
     }
-    for (const std::byte* p : seen) EXPECT_FALSE(cuda::is_page_locked(p)) << "still registered after the loader";
   }
+}
+
+TEST(DeviceBatches, PinnedLoaderReportsBatchesFromOneOffSegmentsAsPageable) {
+  SKIP_WITHOUT_GPU();
+  // A consumer that keeps every batch holds all the slots; the rest of the
+  // epoch goes to one-off segments: still delivered, in order, with the right
+  // bytes, but pageable, and the batch and the stats say so. One worker, so
+  // which batches found a slot does not depend on timing.
+  LoaderOptions o = options(1, -1);
+  o.pin_memory = PinMemory::kOn;
+  o.shuffle = false;
+  auto ds = std::make_shared<ScriptedDataset>(40, 128);
+  DataLoader loader(ds, o);
+  std::vector<Batch> held;
+  int64_t pageable = 0;
+  for (auto& batch : loader) {
+    EXPECT_EQ(batch.page_locked(), cuda::is_page_locked(batch.memory())) << "batch " << batch.index();
+    if (!batch.page_locked()) ++pageable;
+    EXPECT_EQ(batch.sample_indices()[0], batch.index() * 4);
+    held.push_back(std::move(batch));
+  }
+  ASSERT_EQ(held.size(), 10u);
+  const int64_t slots = int64_t(o.num_workers) * (o.prefetch_factor + 1);
+  EXPECT_EQ(pageable, 10 - slots) << "every slot is used before a one-off segment";
+  EXPECT_EQ(loader.stats().pageable_batches, pageable);
+  EXPECT_EQ(loader.stats().one_off_segments, pageable);
+  EXPECT_NE(loader.describe().find(std::to_string(pageable) + " batches from one-off segments not page-locked"),
+            std::string::npos)
+      << loader.describe();
 }
 
 }  // namespace

@@ -1,0 +1,78 @@
+// The worker pool on its own, without datasets: a producer that writes its
+// task's items into the slot, so every test sees exactly what came back.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "tests/support/process_census.h"
+#include "workers/worker_pool.h"
+
+namespace ferry::workers {
+namespace {
+
+// Writes the task's items (int64 each) at the start of its memory.
+class EchoProducer final : public Producer {
+ public:
+  std::vector<std::byte> produce(const Task& task, SlotSink& sink) override {
+    const size_t bytes = task.items.size() * sizeof(int64_t);
+    std::span<std::byte> out = sink.allocate(bytes);
+    if (bytes) std::memcpy(out.data(), task.items.data(), bytes);
+    return {};
+  }
+};
+
+PoolOptions pool_options(int workers) {
+  PoolOptions o;
+  o.num_workers = workers;
+  o.prefetch_factor = 2;
+  o.slots_per_worker = 3;
+  o.slot_bytes = 4096;
+  return o;
+}
+
+Task task(uint64_t id, std::vector<int64_t> items) {
+  Task t;
+  t.id = id;
+  t.items = std::move(items);
+  return t;
+}
+
+std::vector<int64_t> items_of(const Completion& c, size_t n) {
+  std::vector<int64_t> out(n);
+  std::memcpy(out.data(), c.memory->data(), n * sizeof(int64_t));
+  return out;
+}
+
+TEST(WorkerPool, SubmitPrefersAWorkerWithAFreeSlotOverAOneOffSegment) {
+  const testing::Census before = testing::take_census();
+  {
+    WorkerPool pool(pool_options(2), std::make_shared<EchoProducer>());
+    // Three rounds: keep worker 0's batches, drop worker 1's. Worker 0 then
+    // holds every slot of its arena while both workers are idle.
+    std::vector<std::shared_ptr<BatchMemory>> held;
+    uint64_t id = 1;
+    for (int round = 0; round < 3; ++round) {
+      pool.submit(task(id++, {round}));
+      pool.submit(task(id++, {round}));
+      for (int i = 0; i < 2; ++i) {
+        Completion c = pool.wait();
+        ASSERT_EQ(c.kind, Completion::Kind::kDone);
+        EXPECT_FALSE(c.memory->is_one_off());
+        if (c.worker_id == 0) held.push_back(c.memory);
+      }
+    }
+    ASSERT_EQ(held.size(), 3u);
+    pool.submit(task(id++, {42}));
+    Completion c = pool.wait();
+    EXPECT_EQ(c.worker_id, 1) << "worker 0 has no free slot";
+    EXPECT_FALSE(c.memory->is_one_off());
+    EXPECT_EQ(items_of(c, 1), std::vector<int64_t>{42});
+    EXPECT_EQ(pool.stats().one_off_segments, 0u);
+  }
+  EXPECT_EQ(testing::wait_until_clean(before), "");
+}
+
+}  // namespace
+}  // namespace ferry::workers
