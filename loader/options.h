@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "loader/sampler.h"
+#include "workers/fork_hooks.h"
 
 namespace ferry {
 
@@ -77,6 +78,9 @@ struct LoaderOptions {
   std::shared_ptr<Sampler> sampler;
   /// Called when a wait for a batch is interrupted by a signal; may throw.
   std::function<void()> on_interrupt;
+  /// Fork: called around each fork() of a worker (an embedding runtime's
+  /// before/after-fork handlers); see workers/fork_hooks.h.
+  workers::ForkHooks fork_hooks;
   /// CUDA device the batches go to; -1 keeps them on the host. With a device,
   /// the main process page-locks the worker arenas (whatever pin_memory says),
   /// copies each batch on a dedicated stream into a device buffer (same field

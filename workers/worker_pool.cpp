@@ -210,11 +210,16 @@ pid_t WorkerPool::fork_worker(int id, Channel worker_end, const Channel& main_en
   setup.fds_to_close.push_back(main_end.fd());
 
   std::fflush(nullptr);  // or buffered output would be written twice
+  const ForkHooks& hooks = options_.fork_hooks;
+  if (hooks.before) hooks.before();
   const pid_t pid = fork();
-  if (pid < 0) throw SystemError("fork(worker " + std::to_string(id) + ")", errno);
+  const int fork_errno = errno;
+  if (pid != 0 && hooks.after_parent) hooks.after_parent();
+  if (pid < 0) throw SystemError("fork(worker " + std::to_string(id) + ")", fork_errno);
   if (pid == 0) {
     // The child: never returns, never unwinds into the parent's code.
     try {
+      if (hooks.after_child) hooks.after_child();
       detail::run_worker(setup, std::move(worker_end), *producer_);
     } catch (...) {
     }

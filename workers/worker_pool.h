@@ -30,6 +30,7 @@
 #include "base/unique_fd.h"
 #include "trace/trace.h"
 #include "workers/channel.h"
+#include "workers/fork_hooks.h"
 #include "workers/producer.h"
 #include "workers/shared_segment.h"
 
@@ -68,6 +69,7 @@ struct PoolOptions {
   /// Called when a wait is interrupted by a signal (EINTR); may throw to
   /// abandon the wait (e.g. a Python binding checking for KeyboardInterrupt).
   std::function<void()> on_interrupt;
+  ForkHooks fork_hooks;  ///< kFork: around each fork(), respawns included
 };
 
 namespace detail {

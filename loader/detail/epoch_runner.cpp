@@ -121,6 +121,7 @@ void EpochRunner::ensure_pool() {
   po.slot_bytes = slot_bytes();
   po.timeout = options_.timeout;
   po.on_interrupt = options_.on_interrupt;
+  po.fork_hooks = options_.fork_hooks;
   po.respawn = options_.on_worker_failure == OnWorkerFailure::kRespawn;
   choose_launch(po);
   po.sharing =

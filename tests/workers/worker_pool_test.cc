@@ -74,5 +74,31 @@ TEST(WorkerPool, SubmitPrefersAWorkerWithAFreeSlotOverAOneOffSegment) {
   EXPECT_EQ(testing::wait_until_clean(before), "");
 }
 
+// Writes whether the fork hook ran in this process before the worker's set-up.
+bool g_child_hook_ran = false;
+
+class HookProbeProducer final : public Producer {
+ public:
+  std::vector<std::byte> produce(const Task&, SlotSink& sink) override {
+    const int64_t ran = g_child_hook_ran ? 1 : 0;
+    std::memcpy(sink.allocate(sizeof ran).data(), &ran, sizeof ran);
+    return {};
+  }
+};
+
+TEST(WorkerPool, ForkHooksRunAroundEachForkOfAWorker) {
+  int before = 0, parent = 0;
+  PoolOptions o = pool_options(3);
+  o.fork_hooks.before = [&] { ++before; };
+  o.fork_hooks.after_parent = [&] { ++parent; };
+  o.fork_hooks.after_child = [] { g_child_hook_ran = true; };
+  WorkerPool pool(o, std::make_shared<HookProbeProducer>());
+  EXPECT_EQ(before, 3);
+  EXPECT_EQ(parent, 3);
+  EXPECT_FALSE(g_child_hook_ran) << "after_child runs in the child only";
+  for (uint64_t id = 1; id <= 3; ++id) pool.submit(task(id, {}));
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(items_of(pool.wait(), 1), std::vector<int64_t>{1});
+}
+
 }  // namespace
 }  // namespace ferry::workers
