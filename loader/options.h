@@ -68,6 +68,9 @@ struct LoaderOptions {
   /// Spawn: the ferry-worker program. Empty: $FERRY_WORKER, then ferry-worker
   /// beside this executable, then the one in ferry's build tree.
   std::string worker_executable;
+  /// Spawn: arguments given to worker_executable before ferry's own (e.g. a
+  /// Python interpreter's `-c "import ferry; ferry._serve_worker()"`).
+  std::vector<std::string> worker_args;
   /// Spawn: shared libraries each worker loads (dlopen) before rebuilding the
   /// dataset, so their static initializers can register_dataset() user kinds.
   std::vector<std::string> plugins;

@@ -239,9 +239,14 @@ pid_t WorkerPool::spawn_worker(int id, Channel worker_end) {
   posix_spawn_file_actions_adddup2(&actions, moved.get(), 3);
   std::string fd_arg = "--ferry-worker-fd=3";
   std::string name_arg = "--ferry-worker-name=" + options_.name_prefix + std::to_string(id);
-  char* argv[] = {const_cast<char*>(options_.spawn_executable.c_str()), fd_arg.data(), name_arg.data(), nullptr};
+  std::vector<char*> argv;
+  argv.push_back(const_cast<char*>(options_.spawn_executable.c_str()));
+  for (const std::string& a : options_.spawn_args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(fd_arg.data());
+  argv.push_back(name_arg.data());
+  argv.push_back(nullptr);
   pid_t pid = -1;
-  const int err = posix_spawn(&pid, options_.spawn_executable.c_str(), &actions, nullptr, argv, environ);
+  const int err = posix_spawn(&pid, options_.spawn_executable.c_str(), &actions, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   if (err != 0) {
     throw SystemError("posix_spawn(" + options_.spawn_executable + ") for worker " + std::to_string(id) +

@@ -64,6 +64,7 @@ struct PoolOptions {
   Launch launch = Launch::kFork;
   Sharing sharing = Sharing::kFileDescriptor;
   std::string spawn_executable;          ///< kSpawn: the worker program
+  std::vector<std::string> spawn_args;   ///< kSpawn: its arguments before ferry's own
   std::vector<std::byte> spawn_payload;  ///< kSpawn: given to its ProducerFactory
   int max_respawns = 3;
   /// Called when a wait is interrupted by a signal (EINTR); may throw to

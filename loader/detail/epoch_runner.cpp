@@ -174,6 +174,7 @@ void EpochRunner::choose_launch(workers::PoolOptions& po) {
           "worker; do that set-up in the dataset's open_in_worker() instead.");
     po.launch = workers::Launch::kSpawn;
     po.spawn_executable = find_worker_executable(options_.worker_executable);
+    po.spawn_args = options_.worker_args;
     po.spawn_payload = encode_spawn_payload(spec, filler_->layout().schema(), options_, dataset_size_);
   }
   stats_.start_method = method == StartMethod::kSpawn ? "spawn" : "fork";

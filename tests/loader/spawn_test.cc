@@ -11,6 +11,7 @@
 #include "base/error.h"
 #include "loader/builtin_datasets.h"
 #include "loader/data_loader.h"
+#include "loader/detail/spawn_payload.h"
 #include "tests/support/batch_bytes.h"
 #include "tests/support/process_census.h"
 #include "tests/support/scripted_dataset.h"
@@ -57,6 +58,22 @@ class ExtraThread {
   bool done_ = false;
   std::thread thread_;
 };
+
+TEST(Spawn, WorkerArgsComeBeforeFerrysOwnArguments) {
+  // A launcher in front of the worker, as an interpreter would be: the shell
+  // runs its first operand with the rest, so ferry's own arguments must come
+  // after worker_args for the real worker to receive them.
+  auto ds = std::make_shared<ScriptedDataset>(12, 40);
+  ds->spawnable();
+  LoaderOptions o = spawn_options(2);
+  o.worker_executable = "/bin/sh";
+  o.worker_args = {"-c", "exec \"$0\" \"$@\"", detail::find_worker_executable("")};
+  DataLoader spawned(ds, o);
+  o.worker_executable.clear();
+  o.worker_args.clear();
+  DataLoader direct(ds, o);
+  EXPECT_EQ(epoch_bytes(spawned), epoch_bytes(direct));
+}
 
 TEST(Spawn, SpawnedAndForkedWorkersGiveIdenticalBatches) {
   const auto before = testing::take_census();
