@@ -9,8 +9,9 @@
 ///   ├── SampleFailed           producing one sample failed (index, worker)
 ///   ├── Timeout                a worker made no progress within `timeout`
 ///   ├── DataError              a dataset file is malformed or corrupt
-///   └── BadSample              one sample's bytes are unreadable (corrupt JPEG);
-///                              the loader's OnBadSample policy decides its fate
+///   ├── BadSample              one sample's bytes are unreadable (corrupt JPEG);
+///   │                          the loader's OnBadSample policy decides its fate
+///   └── ProtocolError          a message between ferry's processes is malformed
 #include <cerrno>
 #include <cstdint>
 #include <stdexcept>
@@ -84,8 +85,17 @@ class BadSample : public Error {
   using Error::Error;
 };
 
+class ProtocolError : public Error {
+ public:
+  using Error::Error;
+};
+
 /// "SIGSEGV" for 11; "signal 77" for numbers without a name.
 std::string signal_name(int signal);
+
+/// "this process is at its open-file limit (RLIMIT_NOFILE = 1024): raise it
+/// (ulimit -n) or close files it no longer needs": for errors about fds.
+std::string open_file_limit_text();
 
 /// Throws SystemError(what_failed, errno) when `result` is -1.
 inline long check_syscall(long result, const char* what_failed) {

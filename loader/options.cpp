@@ -1,5 +1,7 @@
 #include "loader/options.h"
 
+#include <span>
+
 #include "base/error.h"
 
 namespace ferry {
@@ -38,52 +40,89 @@ void LoaderOptions::validate() const {
 #endif
 }
 
-std::string to_string(StartMethod m) {
-  switch (m) {
-    case StartMethod::kAuto:
-      return "auto";
-    case StartMethod::kFork:
-      return "fork";
-    case StartMethod::kSpawn:
-      return "spawn";
-  }
-  return "?";
+namespace {
+
+template <class E>
+struct Named {
+  E value;
+  std::string_view name;
+};
+
+constexpr Named<StartMethod> kStartMethods[] = {
+    {StartMethod::kAuto, "auto"}, {StartMethod::kFork, "fork"}, {StartMethod::kSpawn, "spawn"}};
+constexpr Named<OnBadSample> kBadSamplePolicies[] = {
+    {OnBadSample::kError, "error"}, {OnBadSample::kSkip, "skip"}, {OnBadSample::kSubstitute, "substitute"}};
+constexpr Named<OnWorkerFailure> kWorkerFailurePolicies[] = {{OnWorkerFailure::kError, "error"},
+                                                             {OnWorkerFailure::kRespawn, "respawn"}};
+constexpr Named<Sharing> kSharings[] = {{Sharing::kFileDescriptor, "file_descriptor"},
+                                        {Sharing::kFileSystem, "file_system"}};
+constexpr Named<PinMemory> kPinMemories[] = {
+    {PinMemory::kOff, "off"}, {PinMemory::kOn, "on"}, {PinMemory::kAuto, "auto"}};
+
+template <class E>
+constexpr std::span<const Named<E>> table();
+template <>
+constexpr std::span<const Named<StartMethod>> table() {
+  return kStartMethods;
+}
+template <>
+constexpr std::span<const Named<OnBadSample>> table() {
+  return kBadSamplePolicies;
+}
+template <>
+constexpr std::span<const Named<OnWorkerFailure>> table() {
+  return kWorkerFailurePolicies;
+}
+template <>
+constexpr std::span<const Named<Sharing>> table() {
+  return kSharings;
+}
+template <>
+constexpr std::span<const Named<PinMemory>> table() {
+  return kPinMemories;
 }
 
-std::string to_string(OnBadSample p) {
-  switch (p) {
-    case OnBadSample::kError:
-      return "error";
-    case OnBadSample::kSkip:
-      return "skip";
-    case OnBadSample::kSubstitute:
-      return "substitute";
-  }
-  return "?";
+template <class E>
+std::string name_of(E value) {
+  for (const auto& n : table<E>())
+    if (n.value == value) return std::string(n.name);
+  return "?" + std::to_string(int(value));
 }
 
-std::string to_string(PinMemory p) {
-  switch (p) {
-    case PinMemory::kOff:
-      return "off";
-    case PinMemory::kOn:
-      return "on";
-    case PinMemory::kAuto:
-      return "auto";
-  }
-  return "?";
+}  // namespace
+
+template <class E>
+std::vector<std::string> option_names() {
+  std::vector<std::string> out;
+  for (const auto& n : table<E>()) out.emplace_back(n.name);
+  return out;
 }
 
-std::string to_string(Sharing s) { return s == Sharing::kFileSystem ? "file_system" : "file_descriptor"; }
+template <class E>
+E parse_option(std::string_view option, std::string_view name) {
+  for (const auto& n : table<E>())
+    if (n.name == name) return n.value;
+  std::string names;
+  for (const auto& n : table<E>()) names += (names.empty() ? "" : ", ") + std::string(n.name);
+  throw InvalidOption("ferry: option " + std::string(option) + " must be one of " + names + ", got '" +
+                      std::string(name) + "'");
+}
 
-std::string to_string(OnWorkerFailure p) {
-  switch (p) {
-    case OnWorkerFailure::kError:
-      return "error";
-    case OnWorkerFailure::kRespawn:
-      return "respawn";
-  }
-  return "?";
+#define FERRY_OPTION_ENUM(E)                                                  \
+  template E parse_option<E>(std::string_view option, std::string_view name); \
+  template std::vector<std::string> option_names<E>();                        \
+  std::string to_string(E v) { return name_of(v); }
+FERRY_OPTION_ENUM(StartMethod)
+FERRY_OPTION_ENUM(OnBadSample)
+FERRY_OPTION_ENUM(OnWorkerFailure)
+FERRY_OPTION_ENUM(Sharing)
+FERRY_OPTION_ENUM(PinMemory)
+#undef FERRY_OPTION_ENUM
+
+std::shared_ptr<Sampler> make_default_sampler(const LoaderOptions& options) {
+  if (options.sampler) return options.sampler;
+  if (options.shuffle) return std::make_shared<RandomSampler>(options.seed);
+  return std::make_shared<SequentialSampler>();
 }
 
 }  // namespace ferry

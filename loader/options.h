@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "loader/sampler.h"
@@ -100,10 +101,25 @@ struct LoaderOptions {
   void validate() const;
 };
 
+/// The names of each policy's values: "auto", "fork", "spawn"; "error",
+/// "skip", "substitute"; "error", "respawn"; "file_descriptor",
+/// "file_system"; "off", "on", "auto". One table per enum (options.cpp) serves
+/// describe(), the Python module and ferry-bench.
 std::string to_string(StartMethod m);
 std::string to_string(OnBadSample p);
 std::string to_string(OnWorkerFailure p);
 std::string to_string(Sharing s);
 std::string to_string(PinMemory p);
+
+/// The value named `name`; throws InvalidOption naming `option` and the
+/// names it takes. E is one of the enums above.
+template <class E>
+E parse_option(std::string_view option, std::string_view name);
+/// The names `option` takes, in table order ("auto, fork, spawn").
+template <class E>
+std::vector<std::string> option_names();
+
+/// options.sampler, or RandomSampler(seed) when shuffle, else SequentialSampler.
+std::shared_ptr<Sampler> make_default_sampler(const LoaderOptions& options);
 
 }  // namespace ferry

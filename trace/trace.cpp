@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <mutex>
+#include <new>
 
 #if FERRY_HAVE_NVTX
 #include <nvtx3/nvToolsExt.h>
@@ -14,8 +15,9 @@
 namespace ferry::trace {
 namespace {
 
-constexpr std::array<std::string_view, kStageCount> kStageNames = {
-    "read", "decode", "augment", "write", "send", "wait_for_batch", "reorder", "h2d", "kernel", "handoff"};
+constexpr std::array<std::string_view, kStageCount> kStageNames = {"read", "decode",         "augment", "write",
+                                                                   "send", "wait_for_batch", "reorder", "start_workers",
+                                                                   "h2d",  "kernel",         "handoff"};
 
 std::array<std::atomic<uint64_t>, kStageCount> g_totals{};
 
@@ -70,6 +72,12 @@ std::vector<Event> take_events() {
 void add_events(const std::vector<Event>& events) {
   std::lock_guard lock(g_events_mutex);
   g_events.insert(g_events.end(), events.begin(), events.end());
+}
+
+void reset_after_fork() noexcept {
+  new (&g_events_mutex) std::mutex;
+  new (&g_events) std::vector<Event>;  // the parent's buffer stays unreachable: its lock may be held
+  for (auto& t : g_totals) t.store(0, std::memory_order_relaxed);
 }
 
 size_t dropped_events() { return g_dropped.load(std::memory_order_relaxed); }

@@ -25,7 +25,8 @@ enum class Stage : uint8_t {
   kWrite,         // filling a sample's place in the batch (non-image fields)
   kSend,          // worker -> main descriptor
   kWaitForBatch,  // consumer blocked for the next batch
-  kReorder,       // holding out-of-order batches
+  kReorder,       // consumer waiting for its batch while later ones have arrived
+  kStartWorkers,  // starting a pool: fork/spawn until every worker is ready
   kH2D,           // host to device copy
   kKernel,        // GPU conversion kernel
   kHandoff,       // CUDA IPC export/import
@@ -69,6 +70,11 @@ std::vector<Event> take_events();
 /// Appends events that came from another process (worker -> main).
 void add_events(const std::vector<Event>& events);
 size_t dropped_events();
+
+/// In a forked child, first thing: drops the totals and events inherited from
+/// the parent, without taking a lock another parent thread may have held at
+/// the fork.
+void reset_after_fork() noexcept;
 
 /// Names the calling OS thread for `ps`, gdb and Nsight (prctl + NVTX).
 void name_this_thread(const std::string& name);

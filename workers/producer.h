@@ -27,9 +27,11 @@ class SlotSink {
   virtual std::span<std::byte> allocate(size_t bytes) = 0;
   /// The size of a regular slot.
   virtual size_t slot_bytes() const = 0;
-  /// Records the item about to be produced, in shared memory, so that if the
-  /// process dies the main side can name the item that killed it.
-  virtual void note_item(int64_t /*item*/) {}
+  /// Records that `item` is being produced, in shared memory, so that if the
+  /// process dies the main side can name the items in flight (several with
+  /// threads). Returns a ticket for item_finished(). Thread-safe.
+  virtual int item_started(int64_t /*item*/) { return -1; }
+  virtual void item_finished(int /*ticket*/) {}
 };
 
 /// Thrown by a producer when one item of a task fails; the consumer gets an

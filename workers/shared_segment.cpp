@@ -1,8 +1,6 @@
 #include "workers/shared_segment.h"
 
-#include <dirent.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <unistd.h>
 
 #include <sys/mman.h>
@@ -42,6 +40,17 @@ size_t round_up_to_page(size_t bytes) {
 
 namespace {
 
+// Every mapping of a segment: not inherited by a fork (a forked worker maps
+// its own arena from the fd and nothing of any other pool), and not written
+// into core dumps (gigabytes of batch slots).
+std::byte* map_segment(int fd, size_t bytes) {
+  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (p == MAP_FAILED) return nullptr;
+  madvise(p, bytes, MADV_DONTFORK);
+  madvise(p, bytes, MADV_DONTDUMP);
+  return static_cast<std::byte*>(p);
+}
+
 std::string shm_advice(size_t bytes) {
   std::string free_text = "unknown";
   struct statvfs st;
@@ -62,9 +71,8 @@ SharedSegment SharedSegment::create(const std::string& name, size_t bytes, const
   if (err != 0) {
     throw SystemError("reserving shared memory for " + purpose + shm_advice(bytes) + " fallocate", err);
   }
-  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, s.fd_.get(), 0);
-  if (p == MAP_FAILED) throw SystemError("mapping shared memory for " + purpose + shm_advice(bytes) + " mmap", errno);
-  s.data_ = static_cast<std::byte*>(p);
+  s.data_ = map_segment(s.fd_.get(), bytes);
+  if (!s.data_) throw SystemError("mapping shared memory for " + purpose + shm_advice(bytes) + " mmap", errno);
   return s;
 }
 
@@ -73,9 +81,8 @@ SharedSegment SharedSegment::map(UniqueFd fd, size_t bytes) {
   s.fd_ = std::move(fd);
   s.size_ = bytes;
   if (bytes == 0) return s;
-  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, s.fd_.get(), 0);
-  if (p == MAP_FAILED) throw SystemError("mmap(received batch segment of " + format_bytes(double(bytes)) + ")", errno);
-  s.data_ = static_cast<std::byte*>(p);
+  s.data_ = map_segment(s.fd_.get(), bytes);
+  if (!s.data_) throw SystemError("mmap(a shared segment of " + format_bytes(double(bytes)) + ")", errno);
   return s;
 }
 
@@ -85,19 +92,19 @@ SharedSegment SharedSegment::create_named(const std::string& name, size_t bytes,
   s.fd_.reset(shm_open(path.c_str(), O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600));
   if (!s.fd_.valid()) throw SystemError("shm_open(" + path + ") for " + purpose, errno);
   s.name_ = name;
+  note_named_segment(name, true);
   s.size_ = bytes;
   const int err = posix_fallocate(s.fd_.get(), 0, static_cast<off_t>(bytes));
   if (err != 0) {
     s.unlink_name();
     throw SystemError("reserving shared memory for " + purpose + shm_advice(bytes) + " fallocate", err);
   }
-  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, s.fd_.get(), 0);
-  if (p == MAP_FAILED) {
+  s.data_ = map_segment(s.fd_.get(), bytes);
+  if (!s.data_) {
     const int e = errno;
     s.unlink_name();
     throw SystemError("mapping shared memory for " + purpose + shm_advice(bytes) + " mmap", e);
   }
-  s.data_ = static_cast<std::byte*>(p);
   return s;
 }
 
@@ -113,45 +120,9 @@ SharedSegment SharedSegment::open_named(const std::string& name, size_t bytes) {
 bool SharedSegment::unlink_name() noexcept {
   if (name_.empty()) return false;
   const bool ok = shm_unlink(("/" + name_).c_str()) == 0;
+  note_named_segment(name_, false);
   name_.clear();
   return ok;
-}
-
-std::string segment_name(const std::string& what) {
-  static std::atomic<uint64_t> counter{0};
-  return "ferry-" + std::to_string(getpid()) + "-" + what + "-" + std::to_string(counter.fetch_add(1));
-}
-
-namespace {
-
-// A zombie still answers kill(pid, 0), but it will never unlink anything.
-bool process_running(pid_t pid) {
-  if (kill(pid, 0) != 0 && errno == ESRCH) return false;
-  FILE* f = std::fopen(("/proc/" + std::to_string(pid) + "/stat").c_str(), "r");
-  if (!f) return false;
-  char line[512] = {};
-  const size_t n = std::fread(line, 1, sizeof line - 1, f);
-  std::fclose(f);
-  const char* close = std::strrchr(line, ')');
-  return !(n > 0 && close && close[1] == ' ' && (close[2] == 'Z' || close[2] == 'X'));
-}
-
-}  // namespace
-
-int reap_stale_named_segments() {
-  int removed = 0;
-  DIR* dir = opendir("/dev/shm");
-  if (!dir) return 0;
-  while (dirent* e = readdir(dir)) {
-    const std::string n = e->d_name;
-    if (n.rfind("ferry-", 0) != 0) continue;
-    const pid_t pid = static_cast<pid_t>(std::atol(n.c_str() + 6));
-    if (pid <= 0) continue;
-    if (process_running(pid)) continue;
-    if (shm_unlink(("/" + n).c_str()) == 0) ++removed;
-  }
-  closedir(dir);
-  return removed;
 }
 
 SharedSegment::SharedSegment(SharedSegment&& o) noexcept
@@ -175,13 +146,13 @@ SharedSegment::~SharedSegment() {
   if (data_) munmap(data_, size_);
 }
 
-void SharedSegment::prefault() const {
-  if (!data_ || size_ == 0) return;
-  if (madvise(data_, size_, MADV_POPULATE_WRITE) == 0) return;
+void prefault_pages(std::byte* data, size_t bytes) noexcept {
+  if (!data || bytes == 0) return;
+  if (madvise(data, bytes, MADV_POPULATE_WRITE) == 0) return;
   // Older kernels: touch one byte per page (the pages are ours, so a write of
   // the value already there is harmless).
-  volatile std::byte* p = data_;
-  for (size_t off = 0; off < size_; off += 4096) p[off] = p[off];
+  volatile std::byte* p = data;
+  for (size_t off = 0; off < bytes; off += 4096) p[off] = p[off];
 }
 
 }  // namespace ferry::workers

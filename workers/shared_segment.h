@@ -37,9 +37,6 @@ class SharedSegment {
   int fd() const { return fd_.get(); }
   /// Drops the fd; the mapping stays valid until destruction.
   void close_fd() { fd_.reset(); }
-  /// Faults every page in (this process's page tables), so the first write
-  /// of a batch does not pay for page faults.
-  void prefault() const;
 
  private:
   UniqueFd fd_;
@@ -51,11 +48,27 @@ class SharedSegment {
 /// Human-readable byte count: "300.0 MiB".
 std::string format_bytes(double bytes);
 
-/// Names of the file_system strategy carry the creating pid:
-/// "ferry-<pid>-<what>". Removes those in /dev/shm whose creator is dead
-/// (left by a process that was SIGKILLed); returns how many.
-int reap_stale_named_segments();
+/// A fresh name for a file_system segment: "ferry-<pid>-<token>-<what>-<n>".
+/// The token is random; while names of it exist, the process keeps
+/// "/dev/shm/ferry-<pid>-<token>.alive" locked (flock), so liveness is known
+/// without trusting the pid, which names another process (or none) in another
+/// pid namespace sharing /dev/shm. When the last name this process created is
+/// unlinked, the .alive file goes too, and the next name gets a new token.
 std::string segment_name(const std::string& what);
+/// Removes the segments in /dev/shm whose creator is dead (left by a process
+/// that was SIGKILLed): those whose run token's .alive file is not locked, and
+/// that file. Never touches a live process's names; returns how many it removed.
+int reap_stale_named_segments();
+/// Counts the names this process created under its token (SharedSegment
+/// calls it on create and unlink); with none left, the .alive file goes too.
+void note_named_segment(const std::string& name, bool created) noexcept;
+/// In a forked child, before anything else: forgets the parent's run token
+/// (without taking a lock another parent thread may have held at the fork).
+void forget_run_token_after_fork() noexcept;
+
+/// Faults every page of [data, data + bytes) into this process's page tables
+/// (MADV_POPULATE_WRITE, or a touch per page on older kernels).
+void prefault_pages(std::byte* data, size_t bytes) noexcept;
 
 /// Rounds up to a multiple of the page size.
 size_t round_up_to_page(size_t bytes);

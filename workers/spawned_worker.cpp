@@ -8,15 +8,12 @@
 
 #include "trace/trace.h"
 #include "workers/channel.h"
-#include "workers/detail/messages.h"
-#include "workers/detail/wire.h"
+#include "workers/detail/protocol.h"
 #include "workers/detail/worker_main.h"
 #include "workers/shared_segment.h"
 
 namespace ferry::workers {
 
-using detail::ByteReader;
-using detail::ByteWriter;
 using detail::MsgType;
 
 int serve_spawned_worker(int argc, char** argv, const ProducerFactory& factory) {
@@ -30,41 +27,38 @@ int serve_spawned_worker(int argc, char** argv, const ProducerFactory& factory) 
     return 2;
   }
   Channel channel{UniqueFd(fd)};
-  std::vector<std::byte> buffer;
-  UniqueFd arena_fd;
-  if (!channel.receive(buffer, &arena_fd)) return 0;  // the loader went away before setup
-  ByteReader r(buffer);
-  if (r.get<MsgType>() != MsgType::kSetup || !arena_fd.valid()) {
-    std::fprintf(stderr, "ferry-worker: expected a setup message with the arena fd\n");
-    return 3;
+  Channel::Received in = channel.receive();
+  if (in.status != Channel::Received::Status::kMessage) return 0;  // the loader went away before setup
+  detail::SetupMsg setup_msg;
+  try {
+    ByteReader r(in.message);
+    if (detail::read_type(r) != MsgType::kSetup || !in.fd.valid()) throw ProtocolError("not a setup message");
+    setup_msg = detail::decode<detail::SetupMsg>(r);
+  } catch (const ProtocolError& e) {
+    std::fprintf(stderr, "ferry-worker: expected a setup message with the arena fd (%s)\n", e.what());
+    return detail::kExitProtocolError;
   }
+  // Rebuilding the dataset may take a while; it must not outlive the loader.
+  detail::die_with_parent(setup_msg.parent_pid);
   detail::WorkerSetup setup;
-  setup.worker_id = r.get<int32_t>();
-  setup.parent_pid = r.get<int32_t>();
-  setup.name = r.get_string();
-  setup.slot_bytes = r.get<uint64_t>();
-  setup.num_slots = r.get<int32_t>();
-  const uint64_t arena_bytes = r.get<uint64_t>();
-  setup.named_segments = r.get<bool>();
-  if (r.get<bool>()) trace::set_recording(true);
-  const auto payload = r.get_bytes();
-
-  SharedSegment arena = SharedSegment::map(std::move(arena_fd), arena_bytes);
-  arena.close_fd();
-  setup.arena = arena.data();
-  setup.status = reinterpret_cast<int64_t*>(setup.arena + setup.slot_bytes * size_t(setup.num_slots));
+  setup.worker_id = setup_msg.worker_id;
+  setup.parent_pid = setup_msg.parent_pid;
+  setup.name = setup_msg.name;
+  setup.layout = {setup_msg.slot_bytes, setup_msg.num_slots};
+  setup.named_segments = setup_msg.named_segments;
+  setup.arena_fd = in.fd.release();  // mapped and closed by run_worker
+  if (setup_msg.trace_recording) trace::set_recording(true);
 
   std::shared_ptr<Producer> producer;
   try {
-    producer = factory(payload);
+    producer = factory(setup_msg.payload);
   } catch (const std::exception& e) {
     ByteWriter w;
-    w.put(MsgType::kStartFailed);
-    w.put_string(std::string("rebuilding the pipeline in a spawned worker failed: ") + e.what());
-    channel.send(w.buffer());
+    channel.send(detail::encode(
+        detail::StartFailedMsg{std::string("rebuilding the pipeline in a spawned worker failed: ") + e.what()}, w));
     return 1;
   }
-  detail::run_worker(setup, std::move(channel), *producer);
+  detail::run_worker(std::move(setup), std::move(channel), *producer);
 }
 
 }  // namespace ferry::workers

@@ -79,6 +79,18 @@ class SlotSampleWriter final : public SampleWriter {
   std::vector<std::vector<int64_t>>& lengths_;
 };
 
+class ItemInFlight {
+ public:
+  ItemInFlight(workers::SlotSink& sink, int64_t item) : sink_(sink), ticket_(sink.item_started(item)) {}
+  ~ItemInFlight() { sink_.item_finished(ticket_); }
+  ItemInFlight(const ItemInFlight&) = delete;
+  ItemInFlight& operator=(const ItemInFlight&) = delete;
+
+ private:
+  workers::SlotSink& sink_;
+  int ticket_;
+};
+
 }  // namespace
 
 struct BatchFiller::SampleOutcome {
@@ -109,13 +121,16 @@ void BatchFiller::start(int worker_id) {
   if (threads_ > 1 && !arena_) arena_ = std::make_unique<tbb::task_arena>(threads_);
 }
 
-void BatchFiller::fill_sample(uint64_t epoch, int64_t index, size_t position, std::byte* base, SampleOutcome& outcome,
-                              std::vector<std::vector<std::vector<std::byte>>>& overflow,
+void BatchFiller::fill_sample(uint64_t epoch, int64_t index, size_t position, std::byte* base, workers::SlotSink& sink,
+                              SampleOutcome& outcome, std::vector<std::vector<std::vector<std::byte>>>& overflow,
                               std::vector<std::vector<int64_t>>& lengths) {
   SlotSampleWriter writer(layout_, base, position, overflow, lengths);
   const int64_t n = dataset_->size();
   int64_t candidate = index;
   for (int64_t attempt = 0;; ++attempt) {
+    // Named in shared memory while it runs: if it kills the process, the
+    // main side blames this sample (the replacement, when skipping).
+    const ItemInFlight in_flight(sink, candidate);
     SampleContext ctx;
     ctx.index = candidate;
     ctx.epoch = epoch;
@@ -172,10 +187,7 @@ BatchPayload BatchFiller::fill(uint64_t epoch, std::span<const int64_t> indices,
   }
 
   std::vector<SampleOutcome> outcomes(count);
-  auto run = [&](size_t pos) {
-    sink.note_item(indices[pos]);
-    fill_sample(epoch, indices[pos], pos, base, outcomes[pos], overflow, lengths);
-  };
+  auto run = [&](size_t pos) { fill_sample(epoch, indices[pos], pos, base, sink, outcomes[pos], overflow, lengths); };
   if (arena_ && count > 1) {
 #if defined(__SANITIZE_THREAD__)
     // The system's libtbb is not instrumented, so ThreadSanitizer cannot see

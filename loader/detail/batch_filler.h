@@ -38,8 +38,8 @@ class BatchFiller {
 
  private:
   struct SampleOutcome;
-  void fill_sample(uint64_t epoch, int64_t index, size_t position, std::byte* base, SampleOutcome& outcome,
-                   std::vector<std::vector<std::vector<std::byte>>>& overflow,
+  void fill_sample(uint64_t epoch, int64_t index, size_t position, std::byte* base, workers::SlotSink& sink,
+                   SampleOutcome& outcome, std::vector<std::vector<std::vector<std::byte>>>& overflow,
                    std::vector<std::vector<int64_t>>& lengths);
 
   std::shared_ptr<Dataset> dataset_;

@@ -1,12 +1,9 @@
 #include "loader/detail/batch_layout.h"
 
+#include "base/byte_io.h"
 #include "base/error.h"
-#include "workers/detail/wire.h"
 
 namespace ferry::detail {
-
-using workers::detail::ByteReader;
-using workers::detail::ByteWriter;
 
 SlotLayout::SlotLayout(const Schema& schema, int64_t batch_size) : schema_(schema), batch_size_(batch_size) {
   size_t at = 0;

@@ -106,6 +106,7 @@ struct DeviceStage::Impl {
   PinMemory pin = PinMemory::kOff;
   size_t slot_bytes = 0;
   int prefetch = 2;
+  size_t buffers = 4;
   std::string gpu;  // "NVIDIA H200"
   std::shared_ptr<Registrations> registrations;
   std::string pin_problem;       // why the last attach could not page-lock
@@ -122,14 +123,15 @@ struct DeviceStage::Impl {
     o.device = device;
     o.buffer_bytes = slot_bytes;
     o.max_in_flight = size_t(prefetch);
-    o.buffers = size_t(prefetch) + 2;  // + the batch the consumer holds, and one being released
+    o.buffers = buffers;
     // The copier's own timeout (60 s) stays: waiting for a device buffer means
     // the GPU is behind the loader, not that a worker hangs (options.timeout).
     return o;
   }
 };
 
-std::unique_ptr<DeviceStage> DeviceStage::create(const LoaderOptions& options, size_t slot_bytes, std::string& note) {
+std::unique_ptr<DeviceStage> DeviceStage::create(const LoaderOptions& options, const EngineConfig& config,
+                                                 std::string& note) {
   note.clear();
   if (options.device < 0 && options.pin_memory == PinMemory::kOff) return nullptr;
   const cuda::DeviceStatus status = cuda::device_status();
@@ -148,8 +150,9 @@ std::unique_ptr<DeviceStage> DeviceStage::create(const LoaderOptions& options, s
   auto impl = std::make_unique<Impl>();
   impl->device = options.device;
   impl->pin = options.pin_memory;
-  impl->slot_bytes = workers::round_up_to_page(std::max<size_t>(slot_bytes, 1));
+  impl->slot_bytes = config.slot_bytes;
   impl->prefetch = options.prefetch_factor;
+  impl->buffers = config.device_buffers;
   impl->gpu = status.name;
   return std::unique_ptr<DeviceStage>(new DeviceStage(std::move(impl)));
 }
@@ -246,7 +249,7 @@ int64_t DeviceStage::pageable_batches() const { return impl_->pageable_batches; 
 
 struct DeviceStage::Impl {};
 
-std::unique_ptr<DeviceStage> DeviceStage::create(const LoaderOptions& options, size_t, std::string& note) {
+std::unique_ptr<DeviceStage> DeviceStage::create(const LoaderOptions& options, const EngineConfig&, std::string& note) {
   note.clear();
   if (options.device >= 0 || options.pin_memory == PinMemory::kOn)
     throw InvalidOption(

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "loader/batch.h"
+#include "loader/detail/engine_config.h"
 #include "loader/options.h"
 
 namespace ferry::detail {
@@ -28,7 +29,8 @@ class DeviceStage {
   // host memory; then `note` may say why (pin_memory=auto without a GPU).
   // Throws InvalidOption when device or pin_memory=on cannot be honoured,
   // naming the reason (cuda::device_status()).
-  static std::unique_ptr<DeviceStage> create(const LoaderOptions& options, size_t slot_bytes, std::string& note);
+  static std::unique_ptr<DeviceStage> create(const LoaderOptions& options, const EngineConfig& config,
+                                             std::string& note);
   ~DeviceStage();
   DeviceStage(const DeviceStage&) = delete;
   DeviceStage& operator=(const DeviceStage&) = delete;

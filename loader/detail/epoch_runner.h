@@ -1,17 +1,31 @@
 #pragma once
-// Runs epochs: cuts the sampler's order into batches, keeps workers fed
-// (prefetch_factor per worker, bounded outstanding), reorders results, turns
-// failures into the consumer's exceptions, and produces in the calling thread
-// when num_workers is 0.
+// Runs epochs: keeps the workers fed (bounded outstanding work), hands the
+// consumer each batch in order (or as completed), and produces in the calling
+// thread when num_workers is 0. The parts have files of their own: the
+// numbers (engine_config.h), the start-method rule (launch_policy.h), the
+// epoch's bookkeeping and reorder buffer (epoch_plan.h), batch views
+// (batch_assembly.h), in-thread memory (local_slots.h).
+//
+// Every failure, of any type and from any part (a worker, the pool, a
+// message, assembling or copying a batch), ends the epoch through one path:
+// the batch it concerned is not delivered (a resumed run still gets it), the
+// pool is stopped when it is broken (or not persistent), and the next
+// start_epoch() works.
 #include <cstdint>
-#include <map>
 #include <memory>
-#include <unordered_map>
+#include <optional>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "loader/batch.h"
-#include "loader/data_loader.h"
+#include "loader/dataset.h"
 #include "loader/detail/batch_filler.h"
+#include "loader/detail/engine_config.h"
+#include "loader/detail/epoch_plan.h"
+#include "loader/detail/launch_policy.h"
+#include "loader/loader_stats.h"
+#include "loader/options.h"
 #include "workers/worker_pool.h"
 
 namespace ferry::detail {
@@ -26,60 +40,68 @@ class EpochRunner {
 
   int64_t batches_per_epoch() const;
   void start_epoch(uint64_t epoch);
-  // The batches of the current epoch delivered so far (empty between epochs).
-  std::vector<int64_t> delivered_batches() const;
-  bool epoch_active() const { return active_; }
-  // The next start_epoch() treats these batches as already consumed.
-  void resume_after(std::vector<int64_t> consumed_batches) { resume_done_ = std::move(consumed_batches); }
   // The next batch of the current epoch; false when it is over.
   bool next(Batch& out);
+  // The epoch with a position to resume from: running (until next() returned
+  // false), or ended early (a failure, close()) before all its batches were
+  // delivered.
+  struct Position {
+    uint64_t epoch;
+    std::vector<int64_t> delivered;
+  };
+  std::optional<Position> unfinished_epoch() const;
+  // The next start_epoch() treats these batches as already consumed.
+  void resume_after(std::vector<int64_t> consumed_batches) { resume_done_ = std::move(consumed_batches); }
+  // Stops the workers now; a later start_epoch() starts new ones.
+  void close() noexcept;
+
   LoaderStats stats() const;
-  size_t slot_bytes() const { return filler_->layout().bytes(); }
-  size_t shared_memory_bytes() const;
+  size_t slot_bytes() const { return config_.slot_bytes; }
+  size_t shared_memory_bytes() const { return config_.shared_memory_bytes; }
   std::vector<int> worker_pids() const;
   // The CUDA stage in one line (empty when pin_memory and device are off).
   std::string device_description() const;
 
  private:
+  // A produced batch before it is a Batch.
+  struct Produced {
+    size_t batch = 0;
+    std::shared_ptr<void> owner;
+    const std::byte* memory = nullptr;
+    size_t bytes = 0;
+    BatchPayload payload;
+  };
+
   void ensure_pool();
-  void choose_launch(workers::PoolOptions& po);
+  workers::PoolOptions pool_options();
   void stop_pool() noexcept;
   void submit_ready();
-  void mark_delivered(size_t batch);
-  bool next_from_workers(Batch& out);
-  bool next_in_process(Batch& out);
-  Batch assemble(std::shared_ptr<void> owner, const std::byte* memory, size_t bytes, const BatchPayload& payload,
-                 size_t batch_index);
+  Produced produce_in_thread();
+  Produced receive_from_workers();
+  void end_epoch_after_failure() noexcept;
   void account(const BatchPayload& payload);
-  [[noreturn]] void fail_epoch_and_rethrow();
 
   std::shared_ptr<Dataset> dataset_;
   LoaderOptions options_;
   int64_t dataset_size_ = 0;
   std::shared_ptr<Sampler> sampler_;
   std::shared_ptr<BatchFiller> filler_;
-  std::unique_ptr<workers::WorkerPool> pool_;
-  std::shared_ptr<LocalSlots> local_;
-  bool local_started_ = false;
-  bool warned_unsafe_fork_ = false;
+  EngineConfig config_;
+  LaunchPolicy launch_;
   std::unique_ptr<DeviceStage> device_;  // null: batches stay in ordinary host memory
   std::string device_note_;              // why pin_memory=auto is off
 
-  // The current epoch.
-  uint64_t epoch_ = 0;
-  bool active_ = false;
-  std::vector<std::vector<int64_t>> batches_;
-  size_t next_submit_ = 0;
-  size_t next_yield_ = 0;        // the lowest batch not yet delivered
-  std::vector<char> delivered_;  // per batch: delivered (or skipped by a resume)
-  size_t delivered_count_ = 0;
-  std::vector<int64_t> resume_done_;  // batches a loaded state says are consumed
-  uint64_t next_task_id_ = 1;
-  std::unordered_map<uint64_t, size_t> task_batch_;  // in flight, this epoch
-  std::map<size_t, workers::Completion> done_;       // arrived, not yet yielded
+  std::unique_ptr<workers::WorkerPool> pool_;
+  std::shared_ptr<LocalSlots> local_;  // num_workers 0
 
-  mutable LoaderStats stats_;
-  workers::PoolStats retired_pool_stats_;  // from pools already stopped
+  EpochPlan plan_;
+  bool has_plan_ = false;
+  bool active_ = false;  // next() may still yield batches of plan_
+  std::vector<int64_t> resume_done_;
+  uint64_t next_task_id_ = 1;
+
+  LoaderStats stats_;
+  workers::PoolStats retired_pool_stats_;  // of pools already stopped
 };
 
 }  // namespace ferry::detail

@@ -5,15 +5,12 @@
 
 #include <fstream>
 
+#include "base/byte_io.h"
 #include "base/error.h"
 #include "loader/dataset_registry.h"
 #include "loader/detail/batch_filler.h"
-#include "workers/detail/wire.h"
 
 namespace ferry::detail {
-
-using workers::detail::ByteReader;
-using workers::detail::ByteWriter;
 
 std::vector<std::byte> encode_spawn_payload(const DatasetSpec& dataset, const Schema& schema,
                                             const LoaderOptions& options, int64_t dataset_size) {

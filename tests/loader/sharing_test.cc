@@ -90,7 +90,7 @@ TEST(Sharing, SegmentsOfAKilledMainProcessAreReapedByTheNextLoader) {
   const pid_t dead = fork();
   if (dead == 0) _exit(0);
   waitpid(dead, nullptr, 0);
-  const std::string name = "/ferry-" + std::to_string(dead) + "-w0-slots-0";
+  const std::string name = "/ferry-" + std::to_string(dead) + "-00c0ffee00c0ffee-w0-slots-0";
   const int fd = shm_open(name.c_str(), O_CREAT | O_RDWR, 0600);
   ASSERT_GE(fd, 0);
   close(fd);

@@ -130,7 +130,7 @@ TEST(DeviceBatches, HostSlotIsReleasedOnlyAfterTheCopyHasLanded) {
   // it would: the device batch must still hold the original bytes.
   LoaderOptions o = options(0);
   std::string note;
-  auto stage = detail::DeviceStage::create(o, 1 << 20, note);
+  auto stage = detail::DeviceStage::create(o, detail::resolve_engine(o, 1 << 20), note);
   ASSERT_NE(stage, nullptr) << note;
   constexpr size_t kBytes = 256 << 10;
   std::atomic<int> released{0};

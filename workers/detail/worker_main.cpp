@@ -1,73 +1,89 @@
 #include "workers/detail/worker_main.h"
 
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
 #include <optional>
 
 #include "trace/trace.h"
-#include "workers/detail/messages.h"
-#include "workers/detail/wire.h"
+#include "workers/detail/protocol.h"
 #include "workers/shared_segment.h"
 
 namespace ferry::workers::detail {
 namespace {
 
-// Events ride along with results; this bounds one message well under the
-// channel limit (the rest goes with the next result).
+// Events ride along with results; this bounds one message (the rest goes
+// with the next result).
 constexpr size_t kMaxEventsPerMessage = 8192;
+// A producer's error text beyond this is cut (a runaway message must not
+// cost the main process more than the batch).
+constexpr size_t kMaxErrorText = 256 << 10;
+
+// The kernel sends this when the *thread* that started the worker exits, not
+// only when the parent process dies; a real-time signal nothing else uses.
+const int kParentThreadExited = SIGRTMAX - 1;
+pid_t g_parent_pid = 0;
+
+void on_parent_thread_exited(int) {
+  // Reparented within the parent's process when only that thread ended;
+  // reparented elsewhere when the process is gone. Async-signal-safe only.
+  if (getppid() != g_parent_pid) _exit(0);
+}
 
 class WorkerSink final : public SlotSink {
  public:
-  WorkerSink(const WorkerSetup& setup, int slot, int worker_id) : setup_(setup), slot_(slot), worker_id_(worker_id) {}
+  WorkerSink(const WorkerSetup& setup, WorkerStatus* status, int slot) : setup_(setup), status_(status), slot_(slot) {}
 
   std::span<std::byte> allocate(size_t bytes) override {
-    if (slot_ >= 0 && bytes <= setup_.slot_bytes) {
+    if (slot_ >= 0 && bytes <= setup_.layout.slot_bytes) {
       one_off_.reset();
-      return {setup_.arena + static_cast<size_t>(slot_) * setup_.slot_bytes, setup_.slot_bytes};
+      return {setup_.arena + setup_.layout.slot_offset(slot_), setup_.layout.slot_bytes};
     }
     // No free slot was given, or the output is larger than a slot.
-    const size_t size = round_up_to_page(std::max(bytes, setup_.slot_bytes));
-    const std::string purpose = "a one-off batch segment of worker " + std::to_string(worker_id_);
+    const size_t size = round_up_to_page(std::max(bytes, setup_.layout.slot_bytes));
+    const std::string purpose = "a one-off batch segment of worker " + std::to_string(setup_.worker_id);
     one_off_ = setup_.named_segments ? SharedSegment::create_named(segment_name("oneoff"), size, purpose)
                                      : SharedSegment::create(setup_.name + "-oneoff", size, purpose);
     return {one_off_->data(), one_off_->size()};
   }
-  size_t slot_bytes() const override { return setup_.slot_bytes; }
-  void note_item(int64_t item) override { __atomic_store_n(setup_.status, item, __ATOMIC_RELAXED); }
+  size_t slot_bytes() const override { return setup_.layout.slot_bytes; }
+
+  int item_started(int64_t item) override {
+    for (int i = 0; i < kMaxItemsInFlight; ++i) {
+      int64_t free_entry = -1;
+      if (status_->items[i].compare_exchange_strong(free_entry, item, std::memory_order_relaxed)) return i;
+    }
+    return -1;  // more items at once than threads_per_worker allows: not named
+  }
+  void item_finished(int ticket) override {
+    if (ticket >= 0) status_->items[ticket].store(-1, std::memory_order_relaxed);
+  }
 
   std::optional<SharedSegment>& one_off() { return one_off_; }
 
  private:
   const WorkerSetup& setup_;
+  WorkerStatus* status_;
   int slot_;
-  int worker_id_;
   std::optional<SharedSegment> one_off_;
 };
 
-void append_trace(ByteWriter& w) {
-  const trace::StageTotals totals = trace::take_totals();
-  w.put(totals);
-  std::vector<trace::Event> events = trace::take_events();
-  if (events.size() > kMaxEventsPerMessage) {
-    std::vector<trace::Event> rest(events.begin() + kMaxEventsPerMessage, events.end());
-    events.resize(kMaxEventsPerMessage);
+WorkerTrace take_trace() {
+  WorkerTrace t;
+  t.totals = trace::take_totals();
+  t.events = trace::take_events();
+  if (t.events.size() > kMaxEventsPerMessage) {
+    std::vector<trace::Event> rest(t.events.begin() + kMaxEventsPerMessage, t.events.end());
+    t.events.resize(kMaxEventsPerMessage);
     trace::add_events(rest);
   }
-  w.put_vector<trace::Event>(events);
+  return t;
 }
 
-void send_or_exit(Channel& channel, ByteWriter& w, int fd = -1) {
-  // The main process closed its end: it is shutting down or gone.
-  if (!channel.send(w.buffer(), fd)) _exit(0);
-}
-
-void prepare_process(const WorkerSetup& setup) {
-  // Die with the parent; the getppid check closes the race where the parent
-  // died before prctl took effect.
-  prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (getppid() != setup.parent_pid) _exit(0);
+void prepare_process(WorkerSetup& setup) {
+  die_with_parent(setup.parent_pid);
   // Ctrl-C goes to the whole process group; the parent decides what happens.
   signal(SIGINT, SIG_IGN);
   signal(SIGTERM, SIG_DFL);
@@ -75,89 +91,99 @@ void prepare_process(const WorkerSetup& setup) {
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
-  for (int fd : setup.fds_to_close) close(fd);
+  for (int fd : setup.fds_to_close)
+    if (fd != setup.arena_fd) close(fd);
+  if (!setup.arena) {
+    void* p = mmap(nullptr, setup.layout.bytes(), PROT_READ | PROT_WRITE, MAP_SHARED, setup.arena_fd, 0);
+    if (p == MAP_FAILED) _exit(kExitSetupFailed);
+    madvise(p, setup.layout.bytes(), MADV_DONTDUMP);
+    setup.arena = static_cast<std::byte*>(p);
+  }
+  if (setup.arena_fd >= 0) close(setup.arena_fd);
+  // A fresh mapping starts with no page tables; fault the slots in once here
+  // rather than inside the first batches.
+  prefault_pages(setup.arena, setup.layout.status_offset());
   trace::name_this_thread(setup.name);
-  // Counters and events inherited from the parent are not this worker's.
-  trace::take_totals();
-  trace::take_events();
+}
+
+[[noreturn]] void serve(const WorkerSetup& setup, Channel& channel, Producer& producer) {
+  WorkerStatus* status = status_in(setup.arena, setup.layout);
+  ByteWriter out;
+  for (;;) {
+    Channel::Received in = channel.receive();
+    if (in.status != Channel::Received::Status::kMessage) _exit(0);  // the main process closed the channel
+    TaskMsg task;
+    try {
+      ByteReader r(in.message);
+      const MsgType type = read_type(r);
+      if (type == MsgType::kShutdown) _exit(0);
+      if (type != MsgType::kTask) _exit(kExitProtocolError);
+      task = decode<TaskMsg>(r);
+    } catch (const ProtocolError&) {
+      _exit(kExitProtocolError);
+    }
+    status->task_id.store(task.task_id, std::memory_order_relaxed);
+    WorkerSink sink(setup, status, task.slot);
+    Task t{task.task_id, task.epoch, std::move(task.items)};
+    bool done = false;
+    try {
+      DoneMsg msg;
+      msg.payload = producer.produce(t, sink);
+      trace::ScopedStage send_stage(trace::Stage::kSend);
+      msg.task_id = t.id;
+      msg.slot = sink.one_off() ? -1 : task.slot;
+      msg.one_off_bytes = sink.one_off() ? sink.one_off()->size() : 0;
+      // file_system: the main process opens it by name and unlinks it.
+      msg.one_off_name = sink.one_off() ? sink.one_off()->name() : std::string();
+      msg.trace = take_trace();
+      encode(msg, out);
+      done = true;
+    } catch (const std::exception& e) {
+      FailedMsg msg;
+      msg.task_id = t.id;
+      const auto* item_failed = dynamic_cast<const ItemFailed*>(&e);
+      msg.item = item_failed ? item_failed->item() : -1;
+      msg.message = e.what();
+      if (msg.message.size() > kMaxErrorText) msg.message.resize(kMaxErrorText), msg.message += " [...cut]";
+      msg.trace = take_trace();
+      encode(msg, out);
+    }
+    status->task_id.store(0, std::memory_order_relaxed);
+    const int fd = done && sink.one_off() && !setup.named_segments ? sink.one_off()->fd() : -1;
+    if (!done && sink.one_off()) sink.one_off()->unlink_name();  // nobody will open it
+    if (!channel.send(out.buffer(), fd)) {
+      // The main process is gone or stopping and will never open the segment.
+      if (sink.one_off()) sink.one_off()->unlink_name();
+      _exit(0);
+    }
+  }
 }
 
 }  // namespace
 
-void run_worker(const WorkerSetup& setup, Channel channel, Producer& producer) {
+void die_with_parent(pid_t parent) {
+  // The getppid check closes the race where the parent died before prctl.
+  g_parent_pid = parent;
+  struct sigaction sa {};
+  sa.sa_handler = on_parent_thread_exited;
+  sa.sa_flags = SA_RESTART;
+  sigaction(kParentThreadExited, &sa, nullptr);
+  prctl(PR_SET_PDEATHSIG, kParentThreadExited);
+  if (getppid() != parent) _exit(0);
+}
+
+void run_worker(WorkerSetup setup, Channel channel, Producer& producer) {
   prepare_process(setup);
-  {
-    // The parent's page tables do not carry over fork for shared mappings;
-    // fault the arena in once here rather than inside the first batches.
-    volatile std::byte* p = setup.arena;
-    for (size_t off = 0; off < setup.slot_bytes * static_cast<size_t>(setup.num_slots); off += 4096) p[off] = p[off];
-  }
   try {
     producer.start_worker(setup.worker_id);
   } catch (const std::exception& e) {
     ByteWriter w;
-    w.put(MsgType::kStartFailed);
-    w.put_string(e.what());
-    send_or_exit(channel, w);
+    channel.send(encode(StartFailedMsg{e.what()}, w));
     _exit(1);
   }
-  {
-    ByteWriter w;
-    w.put(MsgType::kReady);
-    w.put<int32_t>(getpid());
-    send_or_exit(channel, w);
-  }
-
-  std::vector<std::byte> buffer;
-  Task task;
-  for (;;) {
-    if (!channel.receive(buffer)) _exit(0);  // main process closed the channel
-    ByteReader r(buffer);
-    const auto type = r.get<MsgType>();
-    if (type == MsgType::kShutdown) _exit(0);
-    if (type != MsgType::kTask) _exit(3);
-    task.id = r.get<uint64_t>();
-    task.epoch = r.get<uint64_t>();
-    const int32_t slot = r.get<int32_t>();
-    task.items = r.get_vector<int64_t>();
-
-    WorkerSink sink(setup, slot, setup.worker_id);
-    ByteWriter w;
-    bool done = false;
-    try {
-      std::vector<std::byte> payload = producer.produce(task, sink);
-      trace::ScopedStage send_stage(trace::Stage::kSend);
-      w.put(MsgType::kDone);
-      w.put(task.id);
-      const bool one_off = sink.one_off().has_value();
-      w.put<int32_t>(one_off ? -1 : slot);
-      w.put<uint64_t>(one_off ? sink.one_off()->size() : 0);
-      // file_system: the main process opens it by name and unlinks it.
-      w.put_string(one_off ? sink.one_off()->name() : std::string());
-      w.put_bytes(payload);
-      done = true;
-    } catch (const ItemFailed& e) {
-      w = ByteWriter();
-      w.put(MsgType::kFailed);
-      w.put(task.id);
-      w.put<int64_t>(e.item());
-      w.put_string(e.what());
-    } catch (const std::exception& e) {
-      w = ByteWriter();
-      w.put(MsgType::kFailed);
-      w.put(task.id);
-      w.put<int64_t>(-1);
-      w.put_string(e.what());
-    }
-    append_trace(w);
-    const int fd = done && sink.one_off().has_value() && !setup.named_segments ? sink.one_off()->fd() : -1;
-    if (!done && sink.one_off().has_value()) sink.one_off()->unlink_name();  // nobody will open it
-    if (!channel.send(w.buffer(), fd)) {
-      // The main process is gone or stopping and will never open the segment.
-      if (sink.one_off().has_value()) sink.one_off()->unlink_name();
-      _exit(0);
-    }
-  }
+  ByteWriter w;
+  if (!channel.send(encode(ReadyMsg{getpid()}, w))) _exit(0);
+  serve(setup, channel, producer);
 }
 
 }  // namespace ferry::workers::detail

@@ -1,8 +1,9 @@
 #pragma once
-// Little binary encoding for the messages between the main process and its
-// workers. Both ends are the same build on the same host, so values travel in
-// native byte order; the reader still bounds-checks every field so a torn or
-// foreign message becomes an error, never a wild read.
+/// A small binary encoding for what ferry's processes send each other
+/// (worker messages, spawn payloads, batch descriptions). Both ends are the
+/// same build on the same host, so values travel in native byte order; the
+/// reader still bounds-checks every field, so a torn or foreign message
+/// becomes ferry::ProtocolError, never a wild read.
 #include <cstdint>
 #include <cstring>
 #include <span>
@@ -13,19 +14,18 @@
 
 #include "base/error.h"
 
-namespace ferry::workers::detail {
+namespace ferry {
 
 class ByteWriter {
  public:
   template <class T>
   void put(const T& v) {
     static_assert(std::is_trivially_copyable_v<T>);
-    const auto* p = reinterpret_cast<const std::byte*>(&v);
-    buf_.insert(buf_.end(), p, p + sizeof(T));
+    append(&v, sizeof(T));
   }
   void put_bytes(std::span<const std::byte> bytes) {
     put<uint64_t>(bytes.size());
-    buf_.insert(buf_.end(), bytes.begin(), bytes.end());
+    append(bytes.data(), bytes.size());
   }
   void put_string(std::string_view s) { put_bytes(std::as_bytes(std::span(s.data(), s.size()))); }
   template <class T>
@@ -33,8 +33,16 @@ class ByteWriter {
     put_bytes(std::as_bytes(v));
   }
   std::vector<std::byte>& buffer() { return buf_; }
+  /// Empties the buffer, keeping its capacity (one writer serves many messages).
+  void clear() { buf_.clear(); }
 
  private:
+  void append(const void* p, size_t n) {
+    if (n == 0) return;
+    const size_t at = buf_.size();
+    buf_.resize(at + n);
+    std::memcpy(buf_.data() + at, p, n);
+  }
   std::vector<std::byte> buf_;
 };
 
@@ -56,7 +64,8 @@ class ByteReader {
   template <class T>
   std::vector<T> get_vector() {
     auto b = get_bytes();
-    if (b.size() % sizeof(T) != 0) throw Error("ferry: malformed worker message (vector size)");
+    if (b.size() % sizeof(T) != 0)
+      throw ProtocolError("ferry: malformed message (a vector's size is not a multiple of its element)");
     std::vector<T> v(b.size() / sizeof(T));
     if (!b.empty()) std::memcpy(v.data(), b.data(), b.size());
     return v;
@@ -65,7 +74,7 @@ class ByteReader {
 
  private:
   std::span<const std::byte> take(uint64_t n) {
-    if (n > data_.size() - pos_) throw Error("ferry: malformed worker message (truncated)");
+    if (n > data_.size() - pos_) throw ProtocolError("ferry: malformed message (truncated)");
     auto s = data_.subspan(pos_, n);
     pos_ += n;
     return s;
@@ -74,4 +83,4 @@ class ByteReader {
   size_t pos_ = 0;
 };
 
-}  // namespace ferry::workers::detail
+}  // namespace ferry
