@@ -28,7 +28,7 @@ constexpr size_t kTokenChars = 16;
 // This process's run token and the locked .alive file that vouches for it.
 struct RunToken {
   std::mutex mutex;
-  pid_t pid = 0;  // the process the token belongs to; 0: none yet
+  pid_t pid = 0;       // the process the token belongs to; 0: none yet
   std::string prefix;  // "ferry-<pid>-<token>"
   int alive_fd = -1;
   int live_names = 0;  // segments this process created under the token, not yet unlinked
@@ -59,7 +59,8 @@ int create_alive_file(const std::string& prefix) {
       close(fd);
       throw SystemError("flock(" + path + ")", err);
     }
-    struct stat mine {}, named {};
+    struct stat mine {
+    }, named{};
     if (fstat(fd, &mine) == 0 && stat(path.c_str(), &named) == 0 && mine.st_ino == named.st_ino) return fd;
     close(fd);
   }

@@ -255,6 +255,9 @@ void WorkerPool::start_process(Worker& w) {
     pid = launch == Launch::kFork ? fork_worker(w, std::move(worker_end)) : spawn_worker(w, std::move(worker_end));
     w.pid = pid;
     UniqueFd pidfd(static_cast<int>(syscall(SYS_pidfd_open, pid, 0)));
+    if (!pidfd.valid() && errno == ESRCH)  // gone and reaped already: SIGCHLD is ignored here
+      throw Error("ferry: worker " + std::to_string(w.id) + " (pid " + std::to_string(pid) +
+                  ") failed to start: it exited at once");
     if (!pidfd.valid())
       throw SystemError("pidfd_open(worker " + std::to_string(w.id) + ", pid " + std::to_string(pid) + ")", errno);
     detail::register_parent_fd(pidfd.get());
@@ -528,8 +531,9 @@ std::string WorkerPool::describe_doing(const Worker& w) const {
   const uint64_t task = status->task_id.load(std::memory_order_relaxed);
   std::vector<int64_t> items;
   for (const auto& e : status->items)
-    if (const int64_t v = e.load(std::memory_order_relaxed); v >= 0) items.push_back(v);
-  std::string doing = "with " + std::to_string(w.in_flight.size()) + " tasks queued, none started";
+    if (const int64_t v = e.load(std::memory_order_relaxed); v != detail::kNoItem) items.push_back(v);
+  std::string doing = "with " + std::to_string(w.in_flight.size()) + (w.in_flight.size() > 1 ? " tasks" : " task") +
+                      " queued, none started";
   for (const InFlight& f : w.in_flight) {
     if (f.task.id != task) continue;
     doing = "while producing task " + std::to_string(task);
@@ -562,7 +566,7 @@ void WorkerPool::on_exited(Worker& w) {
   const uint64_t task = st->task_id.load(std::memory_order_relaxed);
   std::vector<int64_t> items;
   for (const auto& e : st->items)
-    if (const int64_t v = e.load(std::memory_order_relaxed); v >= 0) items.push_back(v);
+    if (const int64_t v = e.load(std::memory_order_relaxed); v != detail::kNoItem) items.push_back(v);
   std::sort(items.begin(), items.end());
   const InFlight* culprit_task = nullptr;
   for (InFlight& f : w.in_flight) {

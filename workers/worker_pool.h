@@ -172,8 +172,8 @@ class WorkerPool {
   /// True once a failure (a death without respawn, a timeout, a failed
   /// respawn, an interrupt) stopped the pool from working; then shut it down.
   bool broken() const { return !broken_.empty(); }
-  /// Tasks submitted and not yet completed.
-  int in_flight() const { return in_flight_; }
+  /// Tasks submitted whose completion wait() has not returned yet.
+  int in_flight() const { return in_flight_ + int(ready_.size()); }
 
   /// The next completion, in arrival order. Throws WorkerCrashed, Timeout, or
   /// another ferry::Error (a failed respawn); the pool is broken after that.

@@ -1,11 +1,13 @@
 // The paths users judge a loader on: crashes, exceptions, hangs, early exits,
 // interrupts, and a main process that dies. Each ends with nothing left over.
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <thread>
 
 #include "base/error.h"
@@ -61,6 +63,7 @@ TEST(Failure, DatasetExceptionReportsWorkerSampleAndMessageThenNextEpochWorks) {
     // The loader stays usable: the next epoch fails at the same place, not earlier.
     try {
       drain(loader);
+      FAIL() << "no error in the second epoch";
     } catch (const SampleFailed& e) {
       EXPECT_EQ(e.sample_index(), 9);
     }
@@ -193,21 +196,35 @@ TEST(Failure, SigintDuringAWaitStopsCleanlyThroughTheInterruptHook) {
   }, old{};
   sa.sa_handler = on_sigint;  // no SA_RESTART: the wait sees EINTR
   sigaction(SIGINT, &sa, &old);
+  // The killer sends SIGINT once a worker hangs, and again until the loader's
+  // hook has seen it (the main process may not be waiting yet): it closes its
+  // end of `seen` then.
+  char tmpl[] = "/tmp/ferry-sigint-XXXXXX";
+  const std::string dir = mkdtemp(tmpl);
+  int seen[2];
+  ASSERT_EQ(pipe(seen), 0);
   const pid_t parent = getpid();
   const pid_t killer = fork();
   if (killer == 0) {
-    usleep(300'000);
-    kill(parent, SIGINT);
-    _exit(0);
+    close(seen[1]);
+    const auto deadline = Clock::now() + std::chrono::seconds(20);
+    while (access((dir + "/hanging-0").c_str(), F_OK) != 0 && Clock::now() < deadline) usleep(1000);
+    for (;;) {
+      kill(parent, SIGINT);
+      pollfd p{seen[0], POLLIN, 0};
+      if (poll(&p, 1, 50) > 0 || Clock::now() > deadline) _exit(0);
+    }
   }
+  close(seen[0]);
   Clock::time_point interrupted_at;
   try {
     auto ds = std::make_shared<ScriptedDataset>(16);
-    ds->on(0, Misbehave::kHang);
+    ds->marker_dir(dir).on(0, Misbehave::kHang);
     LoaderOptions o = options(2);
     o.on_interrupt = [&] {
       if (g_interrupted) {
         interrupted_at = Clock::now();
+        close(seen[1]);
         throw std::runtime_error("KeyboardInterrupt");
       }
     };
@@ -219,6 +236,7 @@ TEST(Failure, SigintDuringAWaitStopsCleanlyThroughTheInterruptHook) {
     EXPECT_LT(seconds_since(interrupted_at), 2.0);
   }
   waitpid(killer, nullptr, 0);
+  std::filesystem::remove_all(dir);
   sigaction(SIGINT, &old, nullptr);
   g_interrupted = 0;
   EXPECT_EQ(testing::wait_until_clean(before), "");

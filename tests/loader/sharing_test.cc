@@ -41,12 +41,8 @@ std::vector<std::vector<uint8_t>> held_epoch(DataLoader& loader) {
   return out;
 }
 
-int ferry_segments() {
-  int n = 0;
-  for (const auto& e : std::filesystem::directory_iterator("/dev/shm"))
-    if (e.path().filename().string().rfind("ferry-", 0) == 0) ++n;
-  return n;
-}
+// Ferry's names of this process tree (and of dead creators) only.
+int ferry_segments() { return int(testing::take_census().shm_entries.size()); }
 
 TEST(Sharing, FileSystemGivesTheSameBytesAndLeavesNoSegment) {
   const auto before = testing::take_census();
@@ -96,22 +92,43 @@ TEST(Sharing, SegmentsOfAKilledMainProcessAreReapedByTheNextLoader) {
   close(fd);
   ASSERT_GE(ferry_segments(), 1);
 
-  // And a real one: a main process SIGKILLed mid-epoch.
+  // And a real one: a main process SIGKILLed mid-epoch, once a worker hangs
+  // at sample 30 (the batches before it sit in one-off segments by then).
+  char tmpl[] = "/tmp/ferry-sharing-XXXXXX";
+  const std::string dir = mkdtemp(tmpl);
+  int pids_pipe[2];
+  ASSERT_EQ(pipe(pids_pipe), 0);
   const pid_t main_process = fork();
   if (main_process == 0) {
     try {
+      close(pids_pipe[0]);
       auto ds = std::make_shared<ScriptedDataset>(64);
-      ds->on(30, Misbehave::kHang);
-      DataLoader loader(ds, fs_options(2));
-      held_epoch(loader);
+      ds->marker_dir(dir).on(30, Misbehave::kHang);
+      LoaderOptions o = fs_options(2);
+      o.shuffle = false;
+      DataLoader loader(ds, o);
+      auto it = loader.begin();
+      const std::vector<int> pids = loader.worker_pids();
+      (void)!write(pids_pipe[1], pids.data(), pids.size() * sizeof(int));
+      close(pids_pipe[1]);
+      std::vector<Batch> held;
+      for (; it != loader.end(); ++it) held.push_back(std::move(*it));
     } catch (...) {
     }
     _exit(1);
   }
-  usleep(300'000);
+  close(pids_pipe[1]);
+  std::vector<int> workers(2);
+  ASSERT_EQ(read(pids_pipe[0], workers.data(), 2 * sizeof(int)), ssize_t(2 * sizeof(int)));
+  close(pids_pipe[0]);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!std::filesystem::exists(dir + "/hanging-30") && std::chrono::steady_clock::now() < deadline) usleep(1000);
+  ASSERT_TRUE(std::filesystem::exists(dir + "/hanging-30"));
   kill(main_process, SIGKILL);
   waitpid(main_process, nullptr, 0);
-  usleep(100'000);  // its workers die with it (PDEATHSIG)
+  for (int pid : workers)  // they die with it
+    while (testing::process_alive(pid) && std::chrono::steady_clock::now() < deadline) usleep(1000);
+  std::filesystem::remove_all(dir);
 
   auto ds = std::make_shared<ScriptedDataset>(8);
   DataLoader loader(ds, fs_options(1));

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -50,7 +51,16 @@ Census take_census() {
     if (!stat_field_state_and_ppid(std::stoi(name), &ppid).empty() && ppid == self)
       c.children.push_back(std::stoi(name));
   }
-  c.shm_entries = list_dir("/dev/shm");
+  // Only ferry names of this process tree: another test binary running at the
+  // same time (ctest -j) makes and removes names of its own. A dead creator's
+  // names count too (they are what a leak looks like).
+  for (const auto& name : list_dir("/dev/shm")) {
+    if (name.rfind("ferry-", 0) != 0) continue;
+    const pid_t creator = pid_t(std::atol(name.c_str() + 6));
+    pid_t ppid = 0;
+    const bool running = !stat_field_state_and_ppid(creator, &ppid).empty();
+    if (creator == self || ppid == self || !running) c.shm_entries.push_back(name);
+  }
   std::ifstream maps("/proc/self/maps");
   for (std::string line; std::getline(maps, line);)
     if (line.find("/memfd:ferry") != std::string::npos) ++c.memfd_mappings;

@@ -11,9 +11,9 @@ namespace ferry::testing {
 struct Census {
   int fds = 0;
   int threads = 0;
-  std::vector<pid_t> children;  // including zombies
-  std::vector<std::string> shm_entries;
-  int memfd_mappings = 0;  // /memfd:ferry-* lines in /proc/self/maps
+  std::vector<pid_t> children;           // including zombies
+  std::vector<std::string> shm_entries;  // ferry's names of this process, its children, or dead creators
+  int memfd_mappings = 0;                // /memfd:ferry-* lines in /proc/self/maps
 };
 
 Census take_census();

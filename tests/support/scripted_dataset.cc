@@ -46,6 +46,9 @@ void ScriptedDataset::get(SampleContext& ctx, SampleWriter& out) {
         break;
       }
       case Misbehave::kHang:
+        // With a marker dir of its own, a test can see the hang has begun.
+        if (marker_dir_set_)
+          if (FILE* f = fopen((marker_dir_ + "/hanging-" + std::to_string(ctx.index)).c_str(), "w")) fclose(f);
         for (;;) pause();
       case Misbehave::kSleep50ms:
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -79,7 +82,8 @@ std::shared_ptr<ScriptedDataset> ScriptedDataset::from_args(const std::string& a
   std::string marker;
   in >> size >> payload >> ragged >> marker;
   auto ds = std::make_shared<ScriptedDataset>(size, payload, ragged);
-  ds->marker_dir(marker).spawnable();
+  ds->spawnable();
+  if (marker != "/tmp") ds->marker_dir(marker);
   for (std::string item; in >> item;) {
     const auto colon = item.find(':');
     ds->on(std::stoll(item.substr(0, colon)), static_cast<Misbehave>(std::stoi(item.substr(colon + 1))));

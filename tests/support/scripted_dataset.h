@@ -26,8 +26,10 @@ class ScriptedDataset : public Dataset {
     script_[index] = what;
     return *this;
   }
+  // Where kKillSelfOnce keeps its markers and kHang writes "hanging-<index>".
   ScriptedDataset& marker_dir(std::string dir) {
     marker_dir_ = std::move(dir);
+    marker_dir_set_ = true;
     return *this;
   }
   // With a ragged "tokens" field (int32), sample i has tokens_for(i) tokens.
@@ -56,6 +58,7 @@ class ScriptedDataset : public Dataset {
   int64_t ragged_capacity_;
   std::map<int64_t, Misbehave> script_;
   std::string marker_dir_ = "/tmp";
+  bool marker_dir_set_ = false;
   bool spawnable_ = false;
   int worker_id_ = -2;
 };

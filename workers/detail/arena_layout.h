@@ -10,12 +10,14 @@ namespace ferry::workers::detail {
 
 // Items one worker may have in production at once (threads_per_worker).
 inline constexpr int kMaxItemsInFlight = 256;
+// An entry of WorkerStatus::items that names no item (any int64 is an item).
+inline constexpr int64_t kNoItem = INT64_MIN;
 
 // Written by the worker, read by the main process only after the worker died
 // (so relaxed atomics suffice: the death orders them).
 struct WorkerStatus {
-  std::atomic<uint64_t> task_id;  // the task being produced; 0 between tasks
-  std::atomic<int64_t> items[kMaxItemsInFlight];  // -1: a free entry
+  std::atomic<uint64_t> task_id;                  // the task being produced; 0 between tasks
+  std::atomic<int64_t> items[kMaxItemsInFlight];  // kNoItem: a free entry
 };
 static_assert(sizeof(WorkerStatus) <= 4096);
 
@@ -35,7 +37,7 @@ inline WorkerStatus* status_in(std::byte* arena, const ArenaLayout& layout) {
 // No task, no items: what a fresh (or respawned) worker's status says.
 inline void reset_status(WorkerStatus* s) {
   s->task_id.store(0, std::memory_order_relaxed);
-  for (auto& item : s->items) item.store(-1, std::memory_order_relaxed);
+  for (auto& item : s->items) item.store(kNoItem, std::memory_order_relaxed);
 }
 
 }  // namespace ferry::workers::detail

@@ -75,9 +75,9 @@ struct WorkerTrace {
 struct DoneMsg {
   static constexpr MsgType kType = MsgType::kDone;
   uint64_t task_id = 0;
-  int32_t slot = -1;             // -1: in a one-off segment (fd attached, or named)
-  uint64_t one_off_bytes = 0;    // its size
-  std::string one_off_name;      // file_system sharing: its /dev/shm name
+  int32_t slot = -1;               // -1: in a one-off segment (fd attached, or named)
+  uint64_t one_off_bytes = 0;      // its size
+  std::string one_off_name;        // file_system sharing: its /dev/shm name
   std::vector<std::byte> payload;  // the producer's description of the output
   WorkerTrace trace;
   void encode_to(ByteWriter& w) const;

@@ -52,13 +52,13 @@ class WorkerSink final : public SlotSink {
 
   int item_started(int64_t item) override {
     for (int i = 0; i < kMaxItemsInFlight; ++i) {
-      int64_t free_entry = -1;
+      int64_t free_entry = kNoItem;
       if (status_->items[i].compare_exchange_strong(free_entry, item, std::memory_order_relaxed)) return i;
     }
     return -1;  // more items at once than threads_per_worker allows: not named
   }
   void item_finished(int ticket) override {
-    if (ticket >= 0) status_->items[ticket].store(-1, std::memory_order_relaxed);
+    if (ticket >= 0) status_->items[ticket].store(kNoItem, std::memory_order_relaxed);
   }
 
   std::optional<SharedSegment>& one_off() { return one_off_; }
