@@ -10,6 +10,13 @@
 // With one worker and nothing else to do, the worker's loop is the
 // bottleneck, so the difference is what the process machinery adds: task and
 // result messages, slot hand-off, waits, page faults on the slot.
+//
+// The main process's CPU per batch (getrusage of this process: the consumer
+// and nothing of the workers) says how many batches/s one core of the main
+// process can take: 1 / (CPU per batch). Small samples (--sample-kb 1) show
+// the engine's own cost; large ones (600) the bandwidth side.
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -50,13 +57,25 @@ double median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
-double batches_per_second(const std::shared_ptr<ferry::Dataset>& ds, int workers, int64_t batch) {
+double cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + 1e-6 * double(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+}
+
+struct Run {
+  double batches_per_second;
+  double main_cpu_per_batch;  // seconds
+};
+
+Run run_epoch(const std::shared_ptr<ferry::Dataset>& ds, int workers, int64_t batch) {
   ferry::LoaderOptions o;
   o.batch_size = batch;
   o.num_workers = workers;
   o.persistent_workers = workers > 0;
   ferry::DataLoader loader(ds, o);
   for (auto& b : loader) (void)b;  // warm-up epoch: start-up, first touches
+  const double cpu0 = cpu_seconds();
   const auto t0 = std::chrono::steady_clock::now();
   int n = 0;
   for (auto& b : loader) {
@@ -64,7 +83,7 @@ double batches_per_second(const std::shared_ptr<ferry::Dataset>& ds, int workers
     ++n;
   }
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  return n / s;
+  return {n / s, (cpu_seconds() - cpu0) / n};
 }
 
 }  // namespace
@@ -89,19 +108,27 @@ int main(int argc, char** argv) {
     }
   }
   auto ds = std::make_shared<BytesDataset>(batch * batches, sample_kb * 1000 / 8 * 8);
-  std::vector<double> tp[3];
+  std::vector<double> tp[3], cpu[3];
   for (int r = 0; r < rounds; ++r)
-    for (int w = 0; w < 3; ++w) tp[w].push_back(batches_per_second(ds, w, batch));
+    for (int w = 0; w < 3; ++w) {
+      const Run run = run_epoch(ds, w, batch);
+      tp[w].push_back(run.batches_per_second);
+      cpu[w].push_back(run.main_cpu_per_batch);
+    }
   const double in_process = median(tp[0]), one = median(tp[1]), two = median(tp[2]);
   const double mb = double(batch) * double(sample_kb) / 1000.0;
   std::printf("batch: %lld samples x %lld KB = %.1f MB; %d batches per run, median of %d alternating rounds\n",
               (long long)batch, (long long)sample_kb, mb, batches, rounds);
-  std::printf("| producer | batches/s | GB/s | per batch (ms) |\n|---|---:|---:|---:|\n");
+  std::printf(
+      "| producer | batches/s | GB/s | per batch (ms) | main-process CPU per batch (us) |\n|---|---:|---:|---:|---:|\n");
   const char* names[] = {"calling thread (num_workers=0)", "1 worker process", "2 worker processes"};
   const double vals[] = {in_process, one, two};
   for (int w = 0; w < 3; ++w)
-    std::printf("| %s | %.2f | %.2f | %.3f |\n", names[w], vals[w], vals[w] * mb / 1000.0, 1000.0 / vals[w]);
+    std::printf("| %s | %.2f | %.2f | %.3f | %.1f |\n", names[w], vals[w], vals[w] * mb / 1000.0, 1000.0 / vals[w],
+                1e6 * median(cpu[w]));
   std::printf("engine overhead per batch (1 worker vs calling thread): %.1f us (%.2f%% of the work)\n",
               1e6 * (1.0 / one - 1.0 / in_process), 100.0 * (in_process / one - 1.0));
+  std::printf("main process with 1 worker: %.1f us CPU per batch, so one core takes %.0f batches/s\n",
+              1e6 * median(cpu[1]), 1.0 / median(cpu[1]));
   return 0;
 }
