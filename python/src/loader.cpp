@@ -272,6 +272,18 @@ class PyLoader {
     restart();
   }
 
+  /// The iterator of epoch `token` was dropped. If it was still running, a
+  /// non-persistent loader stops its workers now, as PyTorch's does, rather
+  /// than when the next iter() or the loader's end comes. Never throws.
+  void abandon(uint64_t token) noexcept {
+    std::unique_lock<std::mutex> lock(mutex_, std::try_to_lock);
+    if (!lock.owns_lock() || token != token_ || !running_) return;
+    running_ = false;
+    if (options_.persistent_workers) return;
+    py::gil_scoped_release nogil;
+    loader_->close();
+  }
+
   const PyDataset& dataset() const { return dataset_; }
   const LoaderOptions& options() const { return options_; }
 
@@ -287,16 +299,10 @@ class PyLoader {
     return lock;
   }
 
-  // Replaces the C++ loader with a fresh one (same options, same next epoch):
-  // the old one's destructor stops its workers (bounded, no child left).
+  // Stops the workers (bounded, no child left); the next iter() starts new ones.
   void restart() {
-    const uint64_t epoch = loader_->next_epoch();
-    {
-      py::gil_scoped_release nogil;
-      loader_.reset();
-    }
-    loader_ = std::make_unique<DataLoader>(dataset_.dataset, options_);
-    loader_->set_epoch(epoch);
+    py::gil_scoped_release nogil;
+    loader_->close();
   }
 
   PyDataset dataset_;
@@ -312,6 +318,12 @@ class PyLoader {
 struct EpochIterator {
   py::object loader;  // keeps the PyLoader alive
   uint64_t token;
+  EpochIterator(py::object l, uint64_t t) : loader(std::move(l)), token(t) {}
+  EpochIterator(const EpochIterator&) = delete;
+  EpochIterator& operator=(const EpochIterator&) = delete;
+  ~EpochIterator() {
+    if (loader) loader.cast<PyLoader&>().abandon(token);
+  }
 };
 
 std::unique_ptr<PyLoader> make_loader(const PyDataset& dataset, int64_t batch_size, bool shuffle, int num_workers,
@@ -428,7 +440,7 @@ void bind_loader(py::module_& m) {
       .def("__iter__",
            [](py::object self) {
              const uint64_t token = self.cast<PyLoader&>().start_epoch();
-             return EpochIterator{self, token};
+             return std::make_unique<EpochIterator>(self, token);
            })
       .def("set_epoch", &PyLoader::set_epoch, py::arg("epoch"), "The epoch the next iter() runs.")
       .def_property_readonly("next_epoch", &PyLoader::next_epoch)

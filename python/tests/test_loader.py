@@ -191,3 +191,42 @@ def test_pin_memory_auto_runs_everywhere_and_true_needs_a_gpu(image_folder):
         assert sum(b["label"].shape[0] for b in pinned) == len(ds)
     except ferry.InvalidOption as e:  # no CUDA build or no usable GPU: refused with the reason
         assert "GPU" in str(e) or "CUDA" in str(e)
+
+
+def _alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except FileNotFoundError:
+        return False
+
+
+def _until(predicate, seconds=10.0):
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)
+    return True
+
+
+@pytest.mark.parametrize("persistent", [False, True])
+def test_a_dropped_iterator_stops_the_workers_of_a_non_persistent_loader(image_folder, persistent):
+    # PyTorch's test_partial_workers: breaking out of an epoch and dropping
+    # its iterator must not leave the workers running until the next iter().
+    ds = ferry.ImageFolder(str(image_folder), pipeline="val", size=16)
+    loader = ferry.DataLoader(ds, batch_size=4, num_workers=2, persistent_workers=persistent)
+    it = iter(loader)
+    next(it)
+    next(it)
+    pids = loader.worker_pids()
+    assert len(pids) == 2
+    del it
+    if persistent:
+        assert loader.worker_pids() == pids and all(_alive(p) for p in pids)
+    else:
+        assert loader.worker_pids() == []
+        assert _until(lambda: not any(_alive(p) for p in pids))
+    assert sum(len(b["label"]) for b in loader) == len(ds)  # the next epoch is whole

@@ -27,9 +27,9 @@ using Clock = std::chrono::steady_clock;
 
 // Items >= 0 are echoed (int64 each, at the start of the output); negative
 // items are instructions.
-constexpr int64_t kKillSelf = -1;         // SIGKILL itself while producing this item
-constexpr int64_t kOneOff = -2;           // an output larger than a slot
-constexpr int64_t kPauseFirstTime = -3;   // the first process to see it waits to be killed
+constexpr int64_t kKillSelf = -1;        // SIGKILL itself while producing this item
+constexpr int64_t kOneOff = -2;          // an output larger than a slot
+constexpr int64_t kPauseFirstTime = -3;  // the first process to see it waits to be killed
 
 class ScriptedProducer final : public Producer {
  public:
@@ -174,7 +174,8 @@ TEST(PoolFailure, WorkersOutliveTheThreadThatStartedThem) {
   // PR_SET_PDEATHSIG fires when the parent *thread* exits: a pool started
   // from a short-lived thread must keep its workers.
   std::unique_ptr<WorkerPool> pool;
-  std::thread starter([&] { pool = std::make_unique<WorkerPool>(pool_options(2), std::make_shared<ScriptedProducer>()); });
+  std::thread starter(
+      [&] { pool = std::make_unique<WorkerPool>(pool_options(2), std::make_shared<ScriptedProducer>()); });
   starter.join();
   for (uint64_t id = 1; id <= 6; ++id) {
     if (!pool->can_submit()) (void)pool->wait();

@@ -120,7 +120,8 @@ int main(int argc, char** argv) {
   std::printf("batch: %lld samples x %lld KB = %.1f MB; %d batches per run, median of %d alternating rounds\n",
               (long long)batch, (long long)sample_kb, mb, batches, rounds);
   std::printf(
-      "| producer | batches/s | GB/s | per batch (ms) | main-process CPU per batch (us) |\n|---|---:|---:|---:|---:|\n");
+      "| producer | batches/s | GB/s | per batch (ms) | main-process CPU per batch (us) "
+      "|\n|---|---:|---:|---:|---:|\n");
   const char* names[] = {"calling thread (num_workers=0)", "1 worker process", "2 worker processes"};
   const double vals[] = {in_process, one, two};
   for (int w = 0; w < 3; ++w)
