@@ -75,27 +75,14 @@ py::list schema_list(const Schema& schema) {
 /// error stays set in this thread and is re-raised once the loader is safe.
 struct InterruptedWait {};
 
-OnBadSample parse_bad_sample(const std::string& s) {
-  if (s == "error") return OnBadSample::kError;
-  if (s == "skip") return OnBadSample::kSkip;
-  if (s == "substitute") return OnBadSample::kSubstitute;
-  throw InvalidOption("ferry: on_bad_sample must be 'error', 'skip' or 'substitute', got '" + s + "'");
-}
-
 // True/False, or "auto" (page-locked when a GPU is usable, else off).
 PinMemory parse_pin_memory(const py::object& v) {
   if (py::isinstance<py::str>(v)) {
-    if (v.cast<std::string>() == "auto") return PinMemory::kAuto;
-    throw InvalidOption("ferry: pin_memory must be True, False or 'auto', got '" + v.cast<std::string>() + "'");
+    const std::string name = v.cast<std::string>();
+    if (name == "auto") return PinMemory::kAuto;
+    throw InvalidOption("ferry: pin_memory must be True, False or 'auto', got '" + name + "'");
   }
   return v.cast<bool>() ? PinMemory::kOn : PinMemory::kOff;
-}
-
-StartMethod parse_start_method(const std::string& s) {
-  if (s == "auto") return StartMethod::kAuto;
-  if (s == "fork") return StartMethod::kFork;
-  if (s == "spawn") return StartMethod::kSpawn;
-  throw InvalidOption("ferry: start_method must be 'auto', 'fork' or 'spawn', got '" + s + "'");
 }
 
 // The ferry-worker program shipped beside the module (pip install puts it in
@@ -115,12 +102,6 @@ std::string worker_beside_module() {
 }
 
 std::string g_default_worker;  // worker_beside_module(), found at import
-
-OnWorkerFailure parse_worker_failure(const std::string& s) {
-  if (s == "error") return OnWorkerFailure::kError;
-  if (s == "respawn") return OnWorkerFailure::kRespawn;
-  throw InvalidOption("ferry: on_worker_failure must be 'error' or 'respawn', got '" + s + "'");
-}
 
 class PyLoader {
  public:
@@ -346,20 +327,15 @@ std::unique_ptr<PyLoader> make_loader(const PyDataset& dataset, int64_t batch_si
   o.in_order = in_order;
   o.seed = seed;
   o.threads_per_worker = threads_per_worker;
-  o.on_bad_sample = parse_bad_sample(on_bad_sample);
-  o.on_worker_failure = parse_worker_failure(on_worker_failure);
-  o.start_method = parse_start_method(start_method);
+  o.on_bad_sample = parse_option<OnBadSample>("on_bad_sample", on_bad_sample);
+  o.on_worker_failure = parse_option<OnWorkerFailure>("on_worker_failure", on_worker_failure);
+  o.start_method = parse_option<StartMethod>("start_method", start_method);
   o.pin_memory = parse_pin_memory(pin_memory);
   o.worker_executable = worker_executable.is_none() ? g_default_worker : worker_executable.cast<std::string>();
   if (!world_size.is_none() || !rank.is_none()) {
     if (world_size.is_none() || rank.is_none())
       throw InvalidOption("ferry: pass both rank and world_size (or neither)");
-    std::shared_ptr<const Sampler> inner;
-    if (shuffle)
-      inner = std::make_shared<RandomSampler>(seed);
-    else
-      inner = std::make_shared<SequentialSampler>();
-    o.sampler = std::make_shared<DistributedSampler>(inner, rank.cast<int>(), world_size.cast<int>(),
+    o.sampler = std::make_shared<DistributedSampler>(make_default_sampler(o), rank.cast<int>(), world_size.cast<int>(),
                                                      drop_last ? Tail::kDrop : Tail::kPad);
   }
   return std::make_unique<PyLoader>(dataset, std::move(o));

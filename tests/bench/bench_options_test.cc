@@ -133,10 +133,10 @@ TEST(BenchOptions, StartMethodsAreParsed) {
 TEST(BenchOptions, SharingAndWorkerFailurePoliciesAreParsed) {
   EXPECT_EQ(parse({"--sharing", "file_system"}).options.sharing, Sharing::kFileSystem);
   EXPECT_EQ(parse({}).options.sharing, Sharing::kFileDescriptor);
-  EXPECT_NE(parse({"--sharing", "posix"}).error.find("--sharing must be file_descriptor or file_system"),
+  EXPECT_NE(parse({"--sharing", "posix"}).error.find("--sharing must be one of file_descriptor, file_system"),
             std::string::npos);
   EXPECT_EQ(parse({"--on-worker-failure", "respawn"}).options.on_worker_failure, OnWorkerFailure::kRespawn);
-  EXPECT_NE(parse({"--on-worker-failure", "retry"}).error.find("must be error or respawn"), std::string::npos);
+  EXPECT_NE(parse({"--on-worker-failure", "retry"}).error.find("must be one of error, respawn"), std::string::npos);
 }
 
 TEST(BenchOptions, EpochsAndSecondsExcludeEachOther) {

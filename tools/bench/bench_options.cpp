@@ -6,6 +6,8 @@
 #include <cmath>
 #include <string_view>
 
+#include "base/error.h"
+
 namespace ferry::bench {
 namespace {
 
@@ -29,6 +31,19 @@ std::string integer_in(std::string_view flag, std::string_view text, T lo, T hi,
     return std::string(flag) + " must be an integer in " + std::to_string(lo) + ".." + std::to_string(hi) + ", got '" +
            std::string(text) + "'";
   return "";
+}
+
+// A policy flag, by the loader's own table of names (loader/options.h).
+template <class E>
+std::string enum_flag(std::string_view flag, std::string_view text, E* out) {
+  try {
+    *out = parse_option<E>(flag, text);
+    return "";
+  } catch (const InvalidOption&) {
+    std::string names;
+    for (const std::string& n : option_names<E>()) names += (names.empty() ? "" : ", ") + n;
+    return std::string(flag) + " must be one of " + names + ", got '" + std::string(text) + "'";
+  }
 }
 
 std::string parse_sweep(std::string_view text, std::vector<int>* out) {
@@ -86,41 +101,13 @@ std::string apply(BenchOptions& o, std::string_view flag, std::string_view v, bo
   } else if (flag == "--seed") {
     if (!parse_integer(v, &o.seed)) return "--seed must be a non-negative 64-bit integer, got '" + std::string(v) + "'";
   } else if (flag == "--start-method") {
-    if (v == "auto") {
-      o.start_method = StartMethod::kAuto;
-    } else if (v == "fork") {
-      o.start_method = StartMethod::kFork;
-    } else if (v == "spawn") {
-      o.start_method = StartMethod::kSpawn;
-    } else {
-      return "--start-method must be auto, fork or spawn, got '" + std::string(v) + "'";
-    }
+    return enum_flag(flag, v, &o.start_method);
   } else if (flag == "--on-bad-sample") {
-    if (v == "error") {
-      o.on_bad_sample = OnBadSample::kError;
-    } else if (v == "skip") {
-      o.on_bad_sample = OnBadSample::kSkip;
-    } else if (v == "substitute") {
-      o.on_bad_sample = OnBadSample::kSubstitute;
-    } else {
-      return "--on-bad-sample must be error, skip or substitute, got '" + std::string(v) + "'";
-    }
+    return enum_flag(flag, v, &o.on_bad_sample);
   } else if (flag == "--sharing") {
-    if (v == "file_descriptor") {
-      o.sharing = Sharing::kFileDescriptor;
-    } else if (v == "file_system") {
-      o.sharing = Sharing::kFileSystem;
-    } else {
-      return "--sharing must be file_descriptor or file_system, got '" + std::string(v) + "'";
-    }
+    return enum_flag(flag, v, &o.sharing);
   } else if (flag == "--on-worker-failure") {
-    if (v == "error") {
-      o.on_worker_failure = OnWorkerFailure::kError;
-    } else if (v == "respawn") {
-      o.on_worker_failure = OnWorkerFailure::kRespawn;
-    } else {
-      return "--on-worker-failure must be error or respawn, got '" + std::string(v) + "'";
-    }
+    return enum_flag(flag, v, &o.on_worker_failure);
   } else if (flag == "--device") {
     if (v == "cpu") {
       o.device = Device::kCpu;

@@ -122,13 +122,7 @@ RunReport run_bench(const BenchOptions& options, const std::shared_ptr<Dataset>&
         "--device cuda: this build's DataLoader has no CUDA stage (no copy of batches to the GPU); run with "
         "--device cpu");
   if (env.world_size > 1) {
-    std::shared_ptr<const Sampler> inner;
-    if (options.shuffle) {
-      inner = std::make_shared<RandomSampler>(options.seed);
-    } else {
-      inner = std::make_shared<SequentialSampler>();
-    }
-    lo.sampler = std::make_shared<DistributedSampler>(inner, env.rank, env.world_size);
+    lo.sampler = std::make_shared<DistributedSampler>(make_default_sampler(lo), env.rank, env.world_size);
   }
   const int64_t per_epoch = lo.sampler ? lo.sampler->length(dataset->size()) : dataset->size();
 
