@@ -25,6 +25,15 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// The sanitizer runtimes open pipes to check memory while reporting; with
+// no fd left they report errors that are not there.
+#if defined(__SANITIZE_ADDRESS__)
+#define SKIP_AT_THE_FD_LIMIT_UNDER_SANITIZERS() \
+  GTEST_SKIP() << "AddressSanitizer needs free fds of its own; the Release suite runs this test"
+#else
+#define SKIP_AT_THE_FD_LIMIT_UNDER_SANITIZERS() (void)0
+#endif
+
 // Items >= 0 are echoed (int64 each, at the start of the output); negative
 // items are instructions.
 constexpr int64_t kKillSelf = -1;        // SIGKILL itself while producing this item
@@ -225,8 +234,12 @@ TEST(PoolFailure, AHostThatIgnoresSigchldCostsNoBusyWaiting) {
       if (round == 25) {
         // A death whose status the kernel has taken: exits come from the pidfd.
         pool.submit(task(id, {round, kPauseFirstTime}));
-        ASSERT_TRUE(eventually([&] { return std::filesystem::exists(dir + "/task-" + std::to_string(id)); }));
-        for (pid_t pid : pool.pids()) kill(pid, SIGKILL);
+        const std::string marker = dir + "/task-" + std::to_string(id);
+        ASSERT_TRUE(
+            eventually([&] { return std::filesystem::exists(marker) && std::filesystem::file_size(marker) > 0; }));
+        pid_t paused = 0;
+        std::ifstream(marker) >> paused;
+        kill(paused, SIGKILL);
         ++id;
       } else {
         pool.submit(task(id++, {round}));
@@ -238,7 +251,7 @@ TEST(PoolFailure, AHostThatIgnoresSigchldCostsNoBusyWaiting) {
   }
   // Without busy waiting the loop wakes about once per message or exit: a
   // spin on a readable pidfd would wake thousands of times.
-  EXPECT_EQ(stats.respawns, 2u);
+  EXPECT_EQ(stats.respawns, 1u);
   EXPECT_LE(stats.wakeups, stats.messages + 20) << "wakeups " << stats.wakeups << ", messages " << stats.messages;
 
   WorkerPool pool(pool_options(1), std::make_shared<ScriptedProducer>());
@@ -274,6 +287,7 @@ class AtOpenFileLimit {
 };
 
 TEST(PoolFailure, AtTheOpenFileLimitAOneOffBatchIsLostWithTheLimitNamedAndNothingHangs) {
+  SKIP_AT_THE_FD_LIMIT_UNDER_SANITIZERS();
   const testing::Census before = testing::take_census();
   {
     WorkerPool pool(pool_options(1), std::make_shared<ScriptedProducer>());
