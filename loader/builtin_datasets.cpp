@@ -10,6 +10,7 @@
 #include "loader/datasets/image_dataset.h"
 #include "loader/datasets/open_source.h"
 #include "loader/datasets/raw_bytes_dataset.h"
+#include "loader/datasets/tar_shard_iterable.h"
 
 namespace ferry {
 namespace {
@@ -108,6 +109,7 @@ std::shared_ptr<Dataset> open_raw_dataset(const std::string& source_spec) {
 void register_builtin_datasets() {
   register_dataset("image", image_from_args);
   register_dataset("raw", [](const std::string& args) { return open_raw_dataset(args); });
+  register_iterable_dataset("tar-stream", [](const std::string& args) { return TarShardIterable::from_args(args); });
 }
 
 }  // namespace ferry

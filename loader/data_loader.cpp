@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "base/error.h"
+#include "loader/detail/dataset_ref.h"
 #include "loader/detail/epoch_runner.h"
 #include "workers/shared_segment.h"
 
@@ -11,10 +12,21 @@ namespace ferry {
 DataLoader::DataLoader(std::shared_ptr<Dataset> dataset, LoaderOptions options)
     : dataset_(std::move(dataset)), options_(std::move(options)) {
   if (!dataset_) throw InvalidOption("ferry: DataLoader needs a dataset, got null");
+  build();
+}
+
+DataLoader::DataLoader(std::shared_ptr<IterableDataset> dataset, LoaderOptions options)
+    : iterable_(std::move(dataset)), options_(std::move(options)) {
+  if (!iterable_) throw InvalidOption("ferry: DataLoader needs a dataset, got null");
+  build();
+}
+
+void DataLoader::build() {
   options_.validate();
-  schema_ = dataset_->schema();
-  if (schema_.empty()) throw InvalidOption("ferry: dataset " + dataset_->describe() + " has an empty schema");
-  runner_ = std::make_unique<detail::EpochRunner>(dataset_, options_, schema_);
+  const detail::DatasetRef ref{dataset_, iterable_};
+  schema_ = ref.schema();
+  if (schema_.empty()) throw InvalidOption("ferry: dataset " + ref.describe() + " has an empty schema");
+  runner_ = std::make_unique<detail::EpochRunner>(ref, options_, schema_);
 }
 
 DataLoader::~DataLoader() = default;
@@ -49,13 +61,8 @@ LoaderState DataLoader::state() const {
   LoaderState s;
   s.seed = options_.seed;
   s.batch_size = options_.batch_size;
-  s.dataset_size = dataset_->size();
-  if (const auto unfinished = runner_->unfinished_epoch()) {
-    s.epoch = unfinished->epoch;
-    s.consumed = unfinished->delivered;
-  } else {
-    s.epoch = next_epoch_;
-  }
+  s.dataset_size = detail::DatasetRef{dataset_, iterable_}.size();
+  if (!runner_->save_unfinished(s)) s.epoch = next_epoch_;
   return s;
 }
 
@@ -67,14 +74,26 @@ void DataLoader::load_state(const LoaderState& state) {
   };
   if (state.seed != options_.seed) mismatch("seed", options_.seed, state.seed);
   if (state.batch_size != options_.batch_size) mismatch("batch_size", options_.batch_size, state.batch_size);
-  if (state.dataset_size != dataset_->size()) mismatch("dataset_size", dataset_->size(), state.dataset_size);
+  const int64_t size = detail::DatasetRef{dataset_, iterable_}.size();
+  if (state.dataset_size != size) mismatch("dataset_size", size, state.dataset_size);
+  if (iterable_ && !state.consumed.empty())
+    throw InvalidOption(
+        "ferry: load_state: the state is of a map-style dataset (consumed=...), this loader's is iterable");
+  if (dataset_ && !state.stream_batches.empty())
+    throw InvalidOption(
+        "ferry: load_state: the state is of an iterable dataset (streams=...), this loader's is map-style");
   next_epoch_ = state.epoch;
-  runner_->resume_after(state.consumed);
+  runner_->resume_from(state);
 }
 
 std::string DataLoader::describe() const {
   std::ostringstream o;
-  o << "dataset: " << dataset_->describe() << " (" << dataset_->size() << " samples)\n";
+  const detail::DatasetRef ref{dataset_, iterable_};
+  if (dataset_)
+    o << "dataset: " << ref.describe() << " (" << ref.size() << " samples)\n";
+  else
+    o << "dataset: " << ref.describe() << " (iterable, "
+      << (ref.size() >= 0 ? std::to_string(ref.size()) + " samples" : std::string("size unknown")) << ")\n";
   o << "fields:";
   for (const auto& f : schema_) {
     o << " " << f.name << ":" << dtype_name(f.dtype);

@@ -26,6 +26,7 @@
 
 #include "loader/batch.h"
 #include "loader/dataset.h"
+#include "loader/iterable_dataset.h"
 #include "loader/loader_stats.h"
 #include "loader/options.h"
 
@@ -38,11 +39,14 @@ class EpochRunner;
 class DataLoader {
  public:
   DataLoader(std::shared_ptr<Dataset> dataset, LoaderOptions options);
+  /// An iterable dataset (iterable_dataset.h): its streams read in batches
+  /// and delivered round-robin; shuffle and sampler do not apply.
+  DataLoader(std::shared_ptr<IterableDataset> dataset, LoaderOptions options);
   ~DataLoader();
   DataLoader(const DataLoader&) = delete;
   DataLoader& operator=(const DataLoader&) = delete;
 
-  /// Batches per epoch.
+  /// Batches per epoch; -1 for an iterable dataset that does not know its size.
   int64_t size() const;
   const LoaderOptions& options() const { return options_; }
   const Schema& schema() const { return schema_; }
@@ -99,7 +103,10 @@ class DataLoader {
   void close() noexcept;
 
  private:
-  std::shared_ptr<Dataset> dataset_;
+  void build();
+
+  std::shared_ptr<Dataset> dataset_;  // one of these two
+  std::shared_ptr<IterableDataset> iterable_;
   LoaderOptions options_;
   Schema schema_;
   uint64_t next_epoch_ = 0;

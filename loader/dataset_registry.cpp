@@ -12,9 +12,28 @@ std::mutex& registry_mutex() {
   static std::mutex m;
   return m;
 }
-std::map<std::string, DatasetFactory>& registry() {
-  static std::map<std::string, DatasetFactory> r;
+// A kind's factory: map-style or iterable.
+struct Factory {
+  DatasetFactory map;
+  IterableDatasetFactory iterable;
+};
+
+std::map<std::string, Factory>& registry() {
+  static std::map<std::string, Factory> r;
   return r;
+}
+
+Factory find(const std::string& kind) {
+  {
+    std::lock_guard lock(registry_mutex());
+    auto it = registry().find(kind);
+    if (it != registry().end()) return it->second;
+  }
+  std::string known;
+  for (const auto& k : registered_dataset_kinds()) known += (known.empty() ? "" : ", ") + k;
+  throw InvalidOption("ferry: no dataset kind '" + kind +
+                      "' is registered (known: " + (known.empty() ? "none" : known) +
+                      "). Register it with ferry::register_dataset in a plugin listed in LoaderOptions::plugins.");
 }
 
 }  // namespace
@@ -22,7 +41,14 @@ std::map<std::string, DatasetFactory>& registry() {
 bool register_dataset(const std::string& kind, DatasetFactory factory) {
   if (kind.empty()) throw InvalidOption("ferry: register_dataset needs a non-empty kind");
   std::lock_guard lock(registry_mutex());
-  registry()[kind] = std::move(factory);
+  registry()[kind] = Factory{std::move(factory), {}};
+  return true;
+}
+
+bool register_iterable_dataset(const std::string& kind, IterableDatasetFactory factory) {
+  if (kind.empty()) throw InvalidOption("ferry: register_iterable_dataset needs a non-empty kind");
+  std::lock_guard lock(registry_mutex());
+  registry()[kind] = Factory{{}, std::move(factory)};
   return true;
 }
 
@@ -39,20 +65,19 @@ std::vector<std::string> registered_dataset_kinds() {
 }
 
 std::shared_ptr<Dataset> make_dataset(const DatasetSpec& spec) {
-  DatasetFactory factory;
-  {
-    std::lock_guard lock(registry_mutex());
-    auto it = registry().find(spec.kind);
-    if (it != registry().end()) factory = it->second;
-  }
-  if (!factory) {
-    std::string known;
-    for (const auto& k : registered_dataset_kinds()) known += (known.empty() ? "" : ", ") + k;
-    throw InvalidOption("ferry: no dataset kind '" + spec.kind +
-                        "' is registered (known: " + (known.empty() ? "none" : known) +
-                        "). Register it with ferry::register_dataset in a plugin listed in LoaderOptions::plugins.");
-  }
-  auto ds = factory(spec.args);
+  const Factory f = find(spec.kind);
+  if (!f.map)
+    throw InvalidOption("ferry: dataset kind '" + spec.kind + "' is an iterable dataset, not a map-style one");
+  auto ds = f.map(spec.args);
+  if (!ds) throw InvalidOption("ferry: the factory of dataset kind '" + spec.kind + "' returned null");
+  return ds;
+}
+
+std::shared_ptr<IterableDataset> make_iterable_dataset(const DatasetSpec& spec) {
+  const Factory f = find(spec.kind);
+  if (!f.iterable)
+    throw InvalidOption("ferry: dataset kind '" + spec.kind + "' is a map-style dataset, not an iterable one");
+  auto ds = f.iterable(spec.args);
   if (!ds) throw InvalidOption("ferry: the factory of dataset kind '" + spec.kind + "' returned null");
   return ds;
 }

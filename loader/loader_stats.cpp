@@ -19,6 +19,10 @@ std::string LoaderState::serialize() const {
     if (j > i) out << "-" << consumed[j];
     i = j + 1;
   }
+  if (!stream_batches.empty()) {
+    out << " streams=";
+    for (size_t i = 0; i < stream_batches.size(); ++i) out << (i ? "," : "") << stream_batches[i];
+  }
   return out.str();
 }
 
@@ -55,6 +59,12 @@ LoaderState LoaderState::parse(const std::string& text) {
           const int64_t b = dash == std::string::npos ? a : std::stoll(run.substr(dash + 1));
           if (b < a || a < 0) throw bad("bad range '" + run + "'");
           for (int64_t v = a; v <= b; ++v) s.consumed.push_back(v);
+        }
+      } else if (key == "streams") {
+        std::istringstream counts(value);
+        for (std::string c; std::getline(counts, c, ',');) {
+          s.stream_batches.push_back(std::stoll(c));
+          if (s.stream_batches.back() < 0) throw bad("a negative count in '" + kv + "'");
         }
       } else {
         throw bad("unknown key '" + key + "'");

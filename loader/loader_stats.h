@@ -34,12 +34,16 @@ struct LoaderStats {
 /// are byte-identical to an uninterrupted run.
 struct LoaderState {
   uint64_t epoch = 0;             ///< the epoch to run (or continue) next
-  std::vector<int64_t> consumed;  ///< batches of that epoch already delivered
-  uint64_t seed = 0;              ///< checked on load
-  int64_t batch_size = 0;         ///< checked on load
-  int64_t dataset_size = 0;       ///< checked on load
+  std::vector<int64_t> consumed;  ///< batches of that epoch already delivered (map-style datasets)
+  /// Iterable datasets: batches of that epoch already delivered, per stream
+  /// (each stream's first ones); empty for map-style datasets.
+  std::vector<int64_t> stream_batches;
+  uint64_t seed = 0;         ///< checked on load
+  int64_t batch_size = 0;    ///< checked on load
+  int64_t dataset_size = 0;  ///< checked on load (-1: an iterable dataset of unknown size)
 
-  /// One line of text: "ferry-state 1 epoch=3 seed=7 batch_size=64 dataset_size=1000 consumed=0-11,14".
+  /// One line of text: "ferry-state 1 epoch=3 seed=7 batch_size=64 dataset_size=1000 consumed=0-11,14"
+  /// (iterable datasets add " streams=5,5,4,4").
   std::string serialize() const;
   /// Parses serialize()'s text; throws InvalidOption on anything else.
   static LoaderState parse(const std::string& text);

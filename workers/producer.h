@@ -14,6 +14,7 @@ struct Task {
   uint64_t id = 0;  ///< unique per pool, increasing in dispatch order
   uint64_t epoch = 0;
   std::vector<int64_t> items;  ///< e.g. sample indices
+  int worker = -1;             ///< the worker that must run it (one reading a stream); -1: any
 };
 
 /// Where a producer writes a task's output. Memory comes from the worker's

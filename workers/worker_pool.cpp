@@ -448,6 +448,8 @@ void WorkerPool::on_message(Worker& w, Channel::Received& in) {
         c.memory = std::make_shared<BatchMemory>(slots_, w.id, m.slot, base + slots_->layout.slot_offset(m.slot),
                                                  slots_->layout.slot_bytes);
         c.payload = std::move(m.payload);
+      } else if (m.one_off_bytes == 0 && m.one_off_name.empty() && !in.fd.valid()) {
+        c.payload = std::move(m.payload);  // an empty output: no memory
       } else {
         ++stats_.one_off_segments;
         try {
@@ -648,6 +650,13 @@ bool WorkerPool::can_submit() const {
   });
 }
 
+bool WorkerPool::can_submit_to(int worker) const {
+  if (shut_down_ || !broken_.empty() || worker < 0 || worker >= int(workers_.size())) return false;
+  const Worker& w = *workers_[size_t(worker)];
+  return (w.state == WorkerState::kStarting || w.state == WorkerState::kReady || w.state == WorkerState::kBusy) &&
+         static_cast<int>(w.in_flight.size()) < options_.prefetch_factor;
+}
+
 void WorkerPool::submit(Task task) {
   // A worker with a free slot first, so that a consumer holding one batch at
   // a time never forces a one-off segment (the loader bounds outstanding work
@@ -659,8 +668,9 @@ void WorkerPool::submit(Task task) {
   {
     std::lock_guard lock(slots_->mutex);
     for (auto& w : workers_) {
-      if ((w->state != WorkerState::kReady && w->state != WorkerState::kBusy) ||
-          static_cast<int>(w->in_flight.size()) >= options_.prefetch_factor)
+      if (task.worker >= 0 ? w->id != task.worker || !can_submit_to(w->id)
+                           : (w->state != WorkerState::kReady && w->state != WorkerState::kBusy) ||
+                                 static_cast<int>(w->in_flight.size()) >= options_.prefetch_factor)
         continue;
       const bool has_slot = !slots_->free[static_cast<size_t>(w->id)].empty();
       if (!best || (has_slot && !best_has_slot) ||
@@ -679,8 +689,9 @@ void WorkerPool::submit(Task task) {
   }
   try {
     // A send to a dead worker fails; its pidfd reports why on the next
-    // wait(), and the task keeps its slot so a respawned worker re-runs it there.
-    send_task(*best, task, slot, out_);
+    // wait(), and the task keeps its slot so a respawned worker re-runs it
+    // there. A starting worker gets its tasks with its Ready.
+    if (best->state != WorkerState::kStarting) send_task(*best, task, slot, out_);
   } catch (...) {
     if (slot >= 0) return_slot(best->id, slot);
     throw;
@@ -690,7 +701,7 @@ void WorkerPool::submit(Task task) {
     best->busy_since_ns = now;
     best->last_progress_ns = now;
   }
-  best->state = WorkerState::kBusy;
+  if (best->state != WorkerState::kStarting) best->state = WorkerState::kBusy;
   best->in_flight.push_back(InFlight{now, slot, std::move(task), {}, 0});
   ++in_flight_;
 }

@@ -130,7 +130,7 @@ class BatchMemory {
 
 struct Completion {
   enum class Kind {
-    kDone,    ///< `memory` and `payload` hold the output
+    kDone,    ///< `memory` (null for an empty output) and `payload` hold the output
     kFailed,  ///< the producer threw: `failed_item` (or -1) and `message`
     kLost     ///< produced, but this process could not take it (`message` says why)
   };
@@ -166,8 +166,12 @@ class WorkerPool {
   /// True when some serving worker can take another task (fewer than
   /// prefetch_factor in flight) and the pool is neither broken nor shut down.
   bool can_submit() const;
-  /// Sends `task` to a worker with capacity, preferring one with a free slot,
-  /// then the least loaded. Precondition: can_submit().
+  /// The same for one worker: it serves (or is starting: its tasks wait for
+  /// its Ready) and has capacity.
+  bool can_submit_to(int worker) const;
+  /// Sends `task` to task.worker, or (-1) to a worker with capacity,
+  /// preferring one with a free slot, then the least loaded. Precondition:
+  /// can_submit(), or can_submit_to(task.worker).
   void submit(Task task);
   /// True once a failure (a death without respawn, a timeout, a failed
   /// respawn, an interrupt) stopped the pool from working; then shut it down.

@@ -4,6 +4,7 @@
 #include <tbb/task_arena.h>
 
 #include <cstring>
+#include <functional>
 
 #include "base/error.h"
 #include "loader/datasets/detail/parallel.h"
@@ -22,6 +23,9 @@ constexpr size_t kMaxBadMessagesPerBatch = 4;
 // How far kSkip looks for a good replacement before failing the batch.
 constexpr int64_t kMaxSkipAttempts = 64;
 
+}  // namespace
+
+// One sample's place in the slot being filled.
 class SlotSampleWriter final : public SampleWriter {
  public:
   SlotSampleWriter(const SlotLayout& layout, std::byte* base, size_t position,
@@ -79,6 +83,8 @@ class SlotSampleWriter final : public SampleWriter {
   std::vector<std::vector<int64_t>>& lengths_;
 };
 
+namespace {
+
 class ItemInFlight {
  public:
   ItemInFlight(workers::SlotSink& sink, int64_t item) : sink_(sink), ticket_(sink.item_started(item)) {}
@@ -115,16 +121,14 @@ BatchFiller::~BatchFiller() = default;
 
 void BatchFiller::start(int worker_id) {
   worker_id_ = worker_id;
-  dataset_->open_in_worker(worker_id);
+  if (dataset_) dataset_->open_in_worker(worker_id);
   if (worker_init_) worker_init_(worker_id, worker_seed(seed_, worker_id));
   // Created here, after fork: TBB's threads must belong to this process.
   if (threads_ > 1 && !arena_) arena_ = std::make_unique<tbb::task_arena>(threads_);
 }
 
-void BatchFiller::fill_sample(uint64_t epoch, int64_t index, size_t position, std::byte* base, workers::SlotSink& sink,
-                              SampleOutcome& outcome, std::vector<std::vector<std::vector<std::byte>>>& overflow,
-                              std::vector<std::vector<int64_t>>& lengths) {
-  SlotSampleWriter writer(layout_, base, position, overflow, lengths);
+void BatchFiller::fill_sample(uint64_t epoch, int64_t index, SlotSampleWriter& writer, workers::SlotSink& sink,
+                              SampleOutcome& outcome) {
   const int64_t n = dataset_->size();
   int64_t candidate = index;
   for (int64_t attempt = 0;; ++attempt) {
@@ -171,9 +175,78 @@ void BatchFiller::fill_sample(uint64_t epoch, int64_t index, size_t position, st
 }
 
 BatchPayload BatchFiller::fill(uint64_t epoch, std::span<const int64_t> indices, workers::SlotSink& sink) {
+  if (int64_t(indices.size()) > layout_.batch_size()) throw std::logic_error("ferry: task larger than the batch size");
+  return fill_with(indices.size(), sink, /*parallel=*/true,
+                   [&](size_t pos, SlotSampleWriter& writer, SampleOutcome& outcome) {
+                     fill_sample(epoch, indices[pos], writer, sink, outcome);
+                     return true;
+                   });
+}
+
+BatchPayload BatchFiller::fill_from(SampleStream& stream, StreamCursor& at, int64_t end, uint64_t epoch,
+                                    workers::SlotSink& sink) {
+  // Positions [at, end) of the stream: a bad sample is dropped (kSkip: the
+  // batch is shorter) or zeroed (kSubstitute), so a batch always covers the
+  // same positions and a resumed reader finds them again.
+  bool stream_ended = false;
+  std::vector<int64_t> positions;
+  auto produce = [&](size_t, SlotSampleWriter& writer, SampleOutcome& outcome) {
+    while (at.next_sample < end) {
+      const int64_t position = at.next_sample;
+      SampleContext ctx;
+      ctx.index = position;
+      ctx.epoch = epoch;
+      ctx.seed = seed_;
+      ctx.worker_id = worker_id_;
+      ctx.rng = stream_sample_rng(seed_, epoch, at.stream, position);
+      const ItemInFlight in_flight(sink, position);
+      const std::string where = "stream " + std::to_string(at.stream) + " sample " + std::to_string(position);
+      try {
+        const bool got = stream.next(ctx, writer);
+        outcome.warnings += ctx.warnings;
+        if (!got) {
+          stream_ended = true;
+          return false;
+        }
+        ++at.next_sample;
+        positions.push_back(position);
+        return true;
+      } catch (const BadSample& e) {
+        outcome.warnings += ctx.warnings;
+        ++at.next_sample;
+        const std::string what = where + ": " + e.what();
+        if (outcome.bad.size() < kMaxBadMessagesPerBatch) outcome.bad.push_back(what);
+        if (on_bad_sample_ == OnBadSample::kSubstitute) {
+          writer.zero_all();
+          ++outcome.substituted;
+          positions.push_back(position);
+          return true;
+        }
+        if (on_bad_sample_ == OnBadSample::kError) {
+          outcome.failed = true;
+          outcome.failed_index = position;
+          outcome.message = what + " (on_bad_sample=error; use skip or substitute to continue past bad files)";
+          return false;
+        }
+        ++outcome.skipped;  // dropped from this batch
+      } catch (const std::exception& e) {
+        outcome.failed = true;
+        outcome.failed_index = position;
+        outcome.message = where + ": " + e.what();
+        return false;
+      }
+    }
+    return false;  // the batch's positions are used up
+  };
+  BatchPayload payload = fill_with(size_t(layout_.batch_size()), sink, /*parallel=*/false, produce);
+  payload.stream_end = stream_ended;
+  payload.positions = std::move(positions);
+  return payload;
+}
+
+BatchPayload BatchFiller::fill_with(size_t capacity, workers::SlotSink& sink, bool parallel,
+                                    const std::function<bool(size_t, SlotSampleWriter&, SampleOutcome&)>& produce) {
   const Schema& schema = layout_.schema();
-  const size_t count = indices.size();
-  if (int64_t(count) > layout_.batch_size()) throw std::logic_error("ferry: task larger than the batch size");
   std::span<std::byte> memory = sink.allocate(layout_.bytes());
   std::byte* base = memory.data();
 
@@ -182,27 +255,38 @@ BatchPayload BatchFiller::fill(uint64_t epoch, std::span<const int64_t> indices,
   std::vector<std::vector<int64_t>> lengths(schema.size());
   for (size_t i = 0; i < schema.size(); ++i) {
     if (!schema[i].ragged) continue;
-    overflow[i].resize(count);
-    lengths[i].assign(count, 0);
+    overflow[i].resize(capacity);
+    lengths[i].assign(capacity, 0);
   }
 
-  std::vector<SampleOutcome> outcomes(count);
-  auto run = [&](size_t pos) { fill_sample(epoch, indices[pos], pos, base, sink, outcomes[pos], overflow, lengths); };
-  if (arena_ && count > 1) {
+  std::vector<SampleOutcome> outcomes(capacity);
+  size_t count = capacity;
+  auto run = [&](size_t pos) {
+    SlotSampleWriter writer(layout_, base, pos, overflow, lengths);
+    return produce(pos, writer, outcomes[pos]);
+  };
+  if (parallel && arena_ && capacity > 1) {
 #if defined(__SANITIZE_THREAD__)
     // The system's libtbb is not instrumented, so ThreadSanitizer cannot see
     // its synchronization; plain threads keep the parallel path checkable.
-    detail::parallel_for_index(count, threads_, run);
+    detail::parallel_for_index(capacity, threads_, [&](size_t pos) { run(pos); });
 #else
-    arena_->execute([&] { tbb::parallel_for(size_t(0), count, [&](size_t pos) { run(pos); }); });
+    arena_->execute([&] { tbb::parallel_for(size_t(0), capacity, [&](size_t pos) { run(pos); }); });
 #endif
   } else {
-    for (size_t pos = 0; pos < count; ++pos) run(pos);
+    // In order; a sequential source may end early, and the batch is shorter.
+    for (size_t pos = 0; pos < capacity; ++pos) {
+      if (!run(pos)) {
+        count = outcomes[pos].failed ? pos + 1 : pos;
+        break;
+      }
+    }
   }
 
   BatchPayload payload;
   payload.samples = int64_t(count);
-  for (const SampleOutcome& o : outcomes) {
+  for (size_t pos = 0; pos < count; ++pos) {
+    const SampleOutcome& o = outcomes[pos];
     // The first failure by position, so the error does not depend on timing.
     if (o.failed) throw workers::ItemFailed(o.failed_index, o.message);
     payload.skipped += o.skipped;

@@ -7,9 +7,11 @@
 #include <functional>
 #include <memory>
 #include <span>
+#include <vector>
 
 #include "loader/dataset.h"
 #include "loader/detail/batch_layout.h"
+#include "loader/iterable_dataset.h"
 #include "loader/options.h"
 #include "workers/producer.h"
 
@@ -23,8 +25,17 @@ class task_arena;
 
 namespace ferry::detail {
 
+class SlotSampleWriter;
+
+// Where a stream is: which one, and the position of its next sample.
+struct StreamCursor {
+  int64_t stream = 0;
+  int64_t next_sample = 0;
+};
+
 class BatchFiller {
  public:
+  // `dataset` is null for an iterable dataset (only fill_from() is used).
   BatchFiller(std::shared_ptr<Dataset> dataset, SlotLayout layout, const LoaderOptions& options);
   ~BatchFiller();
 
@@ -33,14 +44,22 @@ class BatchFiller {
   // Produces the samples `indices` of `epoch` into memory from `sink`.
   // Throws workers::ItemFailed for a failed sample (the first by position).
   BatchPayload fill(uint64_t epoch, std::span<const int64_t> indices, workers::SlotSink& sink);
+  // Produces the samples of a stream at positions [at.next_sample, end)
+  // (advancing `at`); fewer when bad samples are skipped, and
+  // payload.stream_end when the stream ends first.
+  BatchPayload fill_from(SampleStream& stream, StreamCursor& at, int64_t end, uint64_t epoch, workers::SlotSink& sink);
 
   const SlotLayout& layout() const { return layout_; }
+  uint64_t seed() const { return seed_; }
 
  private:
   struct SampleOutcome;
-  void fill_sample(uint64_t epoch, int64_t index, size_t position, std::byte* base, workers::SlotSink& sink,
-                   SampleOutcome& outcome, std::vector<std::vector<std::vector<std::byte>>>& overflow,
-                   std::vector<std::vector<int64_t>>& lengths);
+  void fill_sample(uint64_t epoch, int64_t index, SlotSampleWriter& writer, workers::SlotSink& sink,
+                   SampleOutcome& outcome);
+  // The slot-filling core: `produce(position, writer, outcome)` writes one
+  // sample; false ends the batch there (sequential sources only).
+  BatchPayload fill_with(size_t capacity, workers::SlotSink& sink, bool parallel,
+                         const std::function<bool(size_t, SlotSampleWriter&, SampleOutcome&)>& produce);
 
   std::shared_ptr<Dataset> dataset_;
   SlotLayout layout_;

@@ -38,6 +38,8 @@ std::vector<std::byte> BatchPayload::encode() const {
   w.put(warnings);
   w.put<uint32_t>(static_cast<uint32_t>(bad_samples.size()));
   for (const auto& m : bad_samples) w.put_string(m);
+  w.put(stream_end);
+  w.put_vector<int64_t>(positions);
   return std::move(w.buffer());
 }
 
@@ -51,6 +53,8 @@ BatchPayload BatchPayload::decode(std::span<const std::byte> bytes) {
   p.warnings = r.get<int64_t>();
   const uint32_t n = r.get<uint32_t>();
   for (uint32_t i = 0; i < n; ++i) p.bad_samples.push_back(r.get_string());
+  p.stream_end = r.get<bool>();
+  p.positions = r.get_vector<int64_t>();
   return p;
 }
 

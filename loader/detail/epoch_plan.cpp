@@ -26,15 +26,20 @@ std::vector<int64_t> EpochPlan::delivered() const {
   return out;
 }
 
-std::optional<size_t> EpochPlan::next_to_submit() {
+std::optional<BatchPlan::Work> EpochPlan::next_to_submit(const std::function<bool(int)>& accepts) {
   while (next_submit_ < batches_.size() && (delivered_[next_submit_] || handed_out_[next_submit_])) ++next_submit_;
-  if (next_submit_ >= batches_.size()) return std::nullopt;
-  return next_submit_;
+  if (next_submit_ >= batches_.size() || !accepts(-1)) return std::nullopt;
+  return Work{next_submit_, batches_[next_submit_], -1};
 }
 
-void EpochPlan::submitted(uint64_t task_id, size_t batch) {
-  handed_out_[batch] = 1;
-  with_workers_.emplace(task_id, batch);
+std::optional<BatchPlan::Work> EpochPlan::next_in_thread() const {
+  if (next_deliver_ >= batches_.size()) return std::nullopt;
+  return Work{next_deliver_, batches_[next_deliver_], -1};
+}
+
+void EpochPlan::submitted(uint64_t task_id, const Work& work) {
+  handed_out_[work.key] = 1;
+  with_workers_.emplace(task_id, work.key);
 }
 
 bool EpochPlan::arrived(workers::Completion c) {

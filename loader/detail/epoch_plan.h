@@ -1,9 +1,6 @@
 #pragma once
-// One epoch's bookkeeping: its batches (the sampler's order cut into
-// batch_size pieces), which are delivered, which are with the workers, and
-// the completions that arrived ahead of their turn (the reorder buffer).
-// A batch counts as delivered only once the consumer has it, so a failure
-// before that leaves it for a resumed run.
+// The plan of a map-style epoch: the sampler's order cut into batch_size
+// pieces, handed out lowest first, delivered in order (or as completed).
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -12,45 +9,37 @@
 #include <utility>
 #include <vector>
 
-#include "workers/worker_pool.h"
+#include "loader/detail/batch_plan.h"
 
 namespace ferry::detail {
 
-class EpochPlan {
+class EpochPlan final : public BatchPlan {
  public:
-  EpochPlan() = default;
   // `order` is the sampler's epoch; `consumed` the batches a loaded state
   // says were delivered already.
   EpochPlan(uint64_t epoch, const std::vector<int64_t>& order, int64_t batch_size, bool drop_last,
             const std::vector<int64_t>& consumed);
 
-  uint64_t epoch() const { return epoch_; }
-  size_t batches() const { return batches_.size(); }
-  const std::vector<int64_t>& indices(size_t batch) const { return batches_[batch]; }
-  bool complete() const { return delivered_count_ == batches_.size(); }
-  std::vector<int64_t> delivered() const;
-
-  // The lowest batch neither delivered nor handed out, if any.
-  std::optional<size_t> next_to_submit();
-  void submitted(uint64_t task_id, size_t batch);
-  // Batches with the workers or arrived and waiting for their turn.
-  size_t outstanding() const { return with_workers_.size() + arrived_.size(); }
-  // A completion for this epoch joins the reorder buffer; false for one of an
-  // abandoned epoch (its memory goes back as it is dropped).
-  bool arrived(workers::Completion c);
-  // The next completion the consumer may have: the lowest batch's when
-  // in_order, else any that arrived. Removed from the buffer, not yet delivered.
-  std::optional<std::pair<size_t, workers::Completion>> take_deliverable(bool in_order);
-  // True when completions wait in the buffer for an earlier batch.
-  bool holds_arrivals() const { return !arrived_.empty(); }
-  // The lowest batch not yet delivered (the one in_order waits for).
-  size_t next_to_deliver() const { return next_deliver_; }
-  void mark_delivered(size_t batch);
-  // Forgets what is with the workers and in the buffer (the pool that had
-  // them stopped); those batches are handed out again.
-  void drop_outstanding();
+  uint64_t epoch() const override { return epoch_; }
+  bool complete() const override { return delivered_count_ == batches_.size(); }
+  std::optional<Work> next_to_submit(const std::function<bool(int)>& accepts) override;
+  void submitted(uint64_t task_id, const Work& work) override;
+  size_t outstanding() const override { return with_workers_.size() + arrived_.size(); }
+  bool arrived(workers::Completion c) override;
+  bool holds_arrivals() const override { return !arrived_.empty(); }
+  std::optional<std::pair<size_t, workers::Completion>> take_deliverable(bool in_order) override;
+  std::optional<Work> next_in_thread() const override;
+  bool holds_batch(size_t, const BatchPayload&) override { return true; }
+  int64_t batch_index(size_t key) const override { return int64_t(key); }
+  std::vector<int64_t> sample_ids(size_t key, const BatchPayload&) const override { return batches_[key]; }
+  void mark_delivered(size_t key, const BatchPayload&) override { mark_delivered(key); }
+  void drop_outstanding() override;
+  void save(LoaderState& state) const override { state.consumed = delivered(); }
 
  private:
+  void mark_delivered(size_t batch);
+  std::vector<int64_t> delivered() const;
+
   uint64_t epoch_ = 0;
   std::vector<std::vector<int64_t>> batches_;
   std::vector<char> delivered_;

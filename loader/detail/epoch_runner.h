@@ -3,8 +3,10 @@
 // consumer each batch in order (or as completed), and produces in the calling
 // thread when num_workers is 0. The parts have files of their own: the
 // numbers (engine_config.h), the start-method rule (launch_policy.h), the
-// epoch's bookkeeping and reorder buffer (epoch_plan.h), batch views
-// (batch_assembly.h), in-thread memory (local_slots.h).
+// epoch's bookkeeping and reorder buffer (batch_plan.h: epoch_plan.h for
+// map-style datasets, stream_plan.h for iterable ones), what fills a slot
+// (DatasetProducer, StreamProducer), batch views (batch_assembly.h),
+// in-thread memory (local_slots.h).
 //
 // Every failure, of any type and from any part (a worker, the pool, a
 // message, assembling or copying a batch), ends the epoch through one path:
@@ -21,8 +23,9 @@
 #include "loader/batch.h"
 #include "loader/dataset.h"
 #include "loader/detail/batch_filler.h"
+#include "loader/detail/batch_plan.h"
+#include "loader/detail/dataset_ref.h"
 #include "loader/detail/engine_config.h"
-#include "loader/detail/epoch_plan.h"
 #include "loader/detail/launch_policy.h"
 #include "loader/loader_stats.h"
 #include "loader/options.h"
@@ -35,23 +38,19 @@ class DeviceStage;
 
 class EpochRunner {
  public:
-  EpochRunner(std::shared_ptr<Dataset> dataset, const LoaderOptions& options, const Schema& schema);
+  EpochRunner(DatasetRef dataset, const LoaderOptions& options, const Schema& schema);
   ~EpochRunner();
 
   int64_t batches_per_epoch() const;
   void start_epoch(uint64_t epoch);
   // The next batch of the current epoch; false when it is over.
   bool next(Batch& out);
-  // The epoch with a position to resume from: running (until next() returned
-  // false), or ended early (a failure, close()) before all its batches were
-  // delivered.
-  struct Position {
-    uint64_t epoch;
-    std::vector<int64_t> delivered;
-  };
-  std::optional<Position> unfinished_epoch() const;
-  // The next start_epoch() treats these batches as already consumed.
-  void resume_after(std::vector<int64_t> consumed_batches) { resume_done_ = std::move(consumed_batches); }
+  // Fills in the position of the epoch in progress: running (until next()
+  // returned false), or ended early (a failure, close()) before all its
+  // batches were delivered. False when there is none.
+  bool save_unfinished(LoaderState& state) const;
+  // The next start_epoch() continues from `state`'s position in its epoch.
+  void resume_from(const LoaderState& state) { resume_ = state; }
   // Stops the workers now; a later start_epoch() starts new ones.
   void close() noexcept;
 
@@ -65,7 +64,7 @@ class EpochRunner {
  private:
   // A produced batch before it is a Batch.
   struct Produced {
-    size_t batch = 0;
+    size_t key = 0;
     std::shared_ptr<void> owner;
     const std::byte* memory = nullptr;
     size_t bytes = 0;
@@ -81,11 +80,13 @@ class EpochRunner {
   void end_epoch_after_failure() noexcept;
   void account(const BatchPayload& payload);
 
-  std::shared_ptr<Dataset> dataset_;
+  DatasetRef dataset_;
   LoaderOptions options_;
   int64_t dataset_size_ = 0;
-  std::shared_ptr<Sampler> sampler_;
+  std::shared_ptr<Sampler> sampler_;  // map-style datasets
   std::shared_ptr<BatchFiller> filler_;
+  std::shared_ptr<workers::Producer> producer_;        // what the workers run (a copy each)
+  std::shared_ptr<workers::Producer> local_producer_;  // num_workers 0: the same, in the calling thread
   EngineConfig config_;
   LaunchPolicy launch_;
   std::unique_ptr<DeviceStage> device_;  // null: batches stay in ordinary host memory
@@ -94,10 +95,9 @@ class EpochRunner {
   std::unique_ptr<workers::WorkerPool> pool_;
   std::shared_ptr<LocalSlots> local_;  // num_workers 0
 
-  EpochPlan plan_;
-  bool has_plan_ = false;
+  std::unique_ptr<BatchPlan> plan_;
   bool active_ = false;  // next() may still yield batches of plan_
-  std::vector<int64_t> resume_done_;
+  std::optional<LoaderState> resume_;
   uint64_t next_task_id_ = 1;
 
   LoaderStats stats_;

@@ -7,13 +7,12 @@
 
 namespace ferry::detail {
 
-LaunchPolicy::LaunchPolicy(std::shared_ptr<Dataset> dataset, const LoaderOptions& options, const Schema& schema,
-                           int64_t dataset_size)
+LaunchPolicy::LaunchPolicy(DatasetRef dataset, const LoaderOptions& options, const Schema& schema, int64_t dataset_size)
     : dataset_(std::move(dataset)), options_(options), schema_(schema), dataset_size_(dataset_size) {}
 
 workers::Launch LaunchPolicy::choose(workers::SpawnCommand& spawn) {
   const int threads = count_threads();
-  const DatasetSpec spec = dataset_->spec();
+  const DatasetSpec spec = dataset_.spec();
   const bool spawnable = !spec.kind.empty();
   StartMethod method = options_.start_method;
   if (method == StartMethod::kAuto) {
@@ -24,7 +23,7 @@ workers::Launch LaunchPolicy::choose(workers::SpawnCommand& spawn) {
                    "ferry: warning: forking workers from a process with %d threads, because dataset %s cannot be "
                    "rebuilt in a spawned worker (it has no spec()). Create the loader before starting threads, or "
                    "make the dataset spawnable.\n",
-                   threads, dataset_->describe().c_str());
+                   threads, dataset_.describe().c_str());
     }
   } else if (method == StartMethod::kFork && threads > 1) {
     throw InvalidOption("ferry: start_method=fork is unsafe here: this process runs " + std::to_string(threads) +
@@ -34,7 +33,7 @@ workers::Launch LaunchPolicy::choose(workers::SpawnCommand& spawn) {
   if (method == StartMethod::kSpawn) {
     if (!spawnable)
       throw InvalidOption("ferry: start_method=spawn needs a dataset that can be rebuilt in a fresh process, but " +
-                          dataset_->describe() +
+                          dataset_.describe() +
                           " has no spec(). Use open_image_dataset/open_raw_dataset, or implement Dataset::spec() "
                           "and register its kind (dataset_registry.h).");
     if (options_.worker_init)
@@ -44,7 +43,7 @@ workers::Launch LaunchPolicy::choose(workers::SpawnCommand& spawn) {
     if (spawn.executable.empty()) {
       spawn.executable = find_worker_executable(options_.worker_executable);
       spawn.args = options_.worker_args;
-      spawn.payload = encode_spawn_payload(spec, schema_, options_, dataset_size_);
+      spawn.payload = encode_spawn_payload(spec, dataset_.iterable != nullptr, schema_, options_, dataset_size_);
     }
     spawned_ = true;
     return workers::Launch::kSpawn;

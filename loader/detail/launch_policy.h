@@ -11,7 +11,7 @@
 #include <memory>
 #include <string>
 
-#include "loader/dataset.h"
+#include "loader/detail/dataset_ref.h"
 #include "loader/options.h"
 #include "workers/worker_pool.h"
 
@@ -19,8 +19,7 @@ namespace ferry::detail {
 
 class LaunchPolicy {
  public:
-  LaunchPolicy(std::shared_ptr<Dataset> dataset, const LoaderOptions& options, const Schema& schema,
-               int64_t dataset_size);
+  LaunchPolicy(DatasetRef dataset, const LoaderOptions& options, const Schema& schema, int64_t dataset_size);
 
   // The pool's choose_launch: the launch for a worker starting now, with the
   // spawn command filled in when it is spawn. Throws InvalidOption when the
@@ -31,7 +30,7 @@ class LaunchPolicy {
   std::string method_used() const;
 
  private:
-  std::shared_ptr<Dataset> dataset_;
+  DatasetRef dataset_;
   const LoaderOptions& options_;
   const Schema& schema_;
   int64_t dataset_size_;

@@ -9,12 +9,15 @@
 #include "base/error.h"
 #include "loader/dataset_registry.h"
 #include "loader/detail/batch_filler.h"
+#include "loader/detail/stream_producer.h"
 
 namespace ferry::detail {
 
-std::vector<std::byte> encode_spawn_payload(const DatasetSpec& dataset, const Schema& schema,
+std::vector<std::byte> encode_spawn_payload(const DatasetSpec& dataset, bool iterable, const Schema& schema,
                                             const LoaderOptions& options, int64_t dataset_size) {
   ByteWriter w;
+  w.put(iterable);
+  w.put(options.num_workers);
   w.put_string(dataset.kind);
   w.put_string(dataset.args);
   w.put<uint32_t>(uint32_t(options.plugins.size()));
@@ -37,6 +40,8 @@ std::vector<std::byte> encode_spawn_payload(const DatasetSpec& dataset, const Sc
 
 std::shared_ptr<workers::Producer> make_spawned_producer(std::span<const std::byte> payload) {
   ByteReader r(payload);
+  const bool iterable = r.get<bool>();
+  const int num_workers = r.get<int>();
   DatasetSpec spec;
   spec.kind = r.get_string();
   spec.args = r.get_string();
@@ -61,17 +66,25 @@ std::shared_ptr<workers::Producer> make_spawned_producer(std::span<const std::by
     f.ragged = r.get<bool>();
     f.ragged_capacity = r.get<int64_t>();
   }
+  auto same_schema = [&](const Schema& rebuilt) {
+    bool same = rebuilt.size() == schema.size();
+    for (size_t i = 0; same && i < schema.size(); ++i)
+      same = rebuilt[i].name == schema[i].name && rebuilt[i].dtype == schema[i].dtype &&
+             rebuilt[i].shape == schema[i].shape && rebuilt[i].ragged == schema[i].ragged &&
+             rebuilt[i].ragged_capacity == schema[i].ragged_capacity;
+    if (!same)
+      throw InvalidOption("ferry: dataset '" + spec.kind +
+                          "' rebuilt in the worker has another schema than in the "
+                          "main process; its spec() must capture everything that shapes the schema");
+  };
+  if (iterable) {
+    auto dataset = make_iterable_dataset(spec);
+    same_schema(dataset->schema());
+    auto filler = std::make_shared<BatchFiller>(nullptr, SlotLayout(schema, options.batch_size), options);
+    return std::make_shared<StreamProducer>(dataset, filler, num_workers);
+  }
   auto dataset = make_dataset(spec);
-  const Schema rebuilt = dataset->schema();
-  bool same = rebuilt.size() == schema.size();
-  for (size_t i = 0; same && i < schema.size(); ++i)
-    same = rebuilt[i].name == schema[i].name && rebuilt[i].dtype == schema[i].dtype &&
-           rebuilt[i].shape == schema[i].shape && rebuilt[i].ragged == schema[i].ragged &&
-           rebuilt[i].ragged_capacity == schema[i].ragged_capacity;
-  if (!same)
-    throw InvalidOption("ferry: dataset '" + spec.kind +
-                        "' rebuilt in the worker has another schema than in the "
-                        "main process; its spec() must capture everything that shapes the schema");
+  same_schema(dataset->schema());
   // Rebuilt from a spec, the dataset re-reads its storage: files added or
   // removed since the main process indexed it would shift every index.
   if (dataset->size() != dataset_size)

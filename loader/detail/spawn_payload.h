@@ -13,7 +13,8 @@
 
 namespace ferry::detail {
 
-std::vector<std::byte> encode_spawn_payload(const DatasetSpec& dataset, const Schema& schema,
+// `iterable`: the spec names an iterable dataset kind.
+std::vector<std::byte> encode_spawn_payload(const DatasetSpec& dataset, bool iterable, const Schema& schema,
                                             const LoaderOptions& options, int64_t dataset_size);
 // The ProducerFactory of the ferry-worker executable.
 std::shared_ptr<workers::Producer> make_spawned_producer(std::span<const std::byte> payload);

@@ -75,8 +75,8 @@ struct WorkerTrace {
 struct DoneMsg {
   static constexpr MsgType kType = MsgType::kDone;
   uint64_t task_id = 0;
-  int32_t slot = -1;               // -1: in a one-off segment (fd attached, or named)
-  uint64_t one_off_bytes = 0;      // its size
+  int32_t slot = -1;               // -1: in a one-off segment (fd attached, or named), or none
+  uint64_t one_off_bytes = 0;      // its size; 0 with slot -1: an empty output (no memory)
   std::string one_off_name;        // file_system sharing: its /dev/shm name
   std::vector<std::byte> payload;  // the producer's description of the output
   WorkerTrace trace;

@@ -37,6 +37,7 @@ class WorkerSink final : public SlotSink {
   WorkerSink(const WorkerSetup& setup, WorkerStatus* status, int slot) : setup_(setup), status_(status), slot_(slot) {}
 
   std::span<std::byte> allocate(size_t bytes) override {
+    allocated_ = true;
     if (slot_ >= 0 && bytes <= setup_.layout.slot_bytes) {
       one_off_.reset();
       return {setup_.arena + setup_.layout.slot_offset(slot_), setup_.layout.slot_bytes};
@@ -62,8 +63,10 @@ class WorkerSink final : public SlotSink {
   }
 
   std::optional<SharedSegment>& one_off() { return one_off_; }
+  bool allocated() const { return allocated_; }
 
  private:
+  bool allocated_ = false;
   const WorkerSetup& setup_;
   WorkerStatus* status_;
   int slot_;
@@ -131,7 +134,8 @@ void prepare_process(WorkerSetup& setup) {
       msg.payload = producer.produce(t, sink);
       trace::ScopedStage send_stage(trace::Stage::kSend);
       msg.task_id = t.id;
-      msg.slot = sink.one_off() ? -1 : task.slot;
+      // No memory asked for (an empty output): slot -1 and no segment.
+      msg.slot = sink.one_off() || !sink.allocated() ? -1 : task.slot;
       msg.one_off_bytes = sink.one_off() ? sink.one_off()->size() : 0;
       // file_system: the main process opens it by name and unlinks it.
       msg.one_off_name = sink.one_off() ? sink.one_off()->name() : std::string();
