@@ -26,10 +26,10 @@ namespace ferry {
 
 /// Where a stream is opened: its number and what the loader knows.
 struct StreamContext {
-  int64_t stream = 0;   ///< 0 .. streams() - 1
+  int64_t stream = 0;  ///< 0 .. streams() - 1
   uint64_t epoch = 0;
-  uint64_t seed = 0;    ///< the loader's base seed
-  int worker_id = -1;   ///< -1 in the calling thread (num_workers 0)
+  uint64_t seed = 0;   ///< the loader's base seed
+  int worker_id = -1;  ///< -1 in the calling thread (num_workers 0)
   int num_workers = 0;
 };
 

@@ -110,8 +110,11 @@ class Lane final : public SampleStream {
 
 TarShardIterable::TarShardIterable(std::string pattern, transforms::PipelineSpec pipeline,
                                    TarShardIterableOptions options)
-    : pattern_(std::move(pattern)), shards_(expand_braces(pattern_)), spec_(std::move(pipeline)),
-      raw_(spec_.name == "raw"), options_(std::move(options)) {
+    : pattern_(std::move(pattern)),
+      shards_(expand_braces(pattern_)),
+      spec_(std::move(pipeline)),
+      raw_(spec_.name == "raw"),
+      options_(std::move(options)) {
   if (shards_.empty()) throw InvalidOption("ferry: TarShardIterable: '" + pattern_ + "' names no shard");
   if (options_.streams < 1) throw InvalidOption("ferry: TarShardIterable: streams must be >= 1");
   if (options_.shuffle_buffer < 0) throw InvalidOption("ferry: TarShardIterable: shuffle_buffer must be >= 0");
@@ -119,15 +122,16 @@ TarShardIterable::TarShardIterable(std::string pattern, transforms::PipelineSpec
     throw InvalidOption("ferry: TarShardIterable: rank " + std::to_string(options_.rank) + " of world size " +
                         std::to_string(options_.world_size) + " (need 0 <= rank < world_size)");
   if (int64_t(shards_.size()) < options_.world_size)
-    throw InvalidOption("ferry: TarShardIterable: " + std::to_string(shards_.size()) +
-                        " shards cannot be split over " + std::to_string(options_.world_size) +
+    throw InvalidOption("ferry: TarShardIterable: " + std::to_string(shards_.size()) + " shards cannot be split over " +
+                        std::to_string(options_.world_size) +
                         " ranks without overlap; write at least one shard per rank (better: several per worker)");
   if (!raw_) pipeline_ = std::make_shared<transforms::ImagePipeline>(spec_);
 }
 
 Schema TarShardIterable::schema() const {
   FieldSpec label{.name = "label", .dtype = DType::kInt64, .shape = {}};
-  if (raw_) return {FieldSpec{.name = "bytes", .dtype = DType::kUInt8, .ragged = true, .ragged_capacity = 256 << 10}, label};
+  if (raw_)
+    return {FieldSpec{.name = "bytes", .dtype = DType::kUInt8, .ragged = true, .ragged_capacity = 256 << 10}, label};
   return {FieldSpec{.name = "image", .dtype = pipeline_->output_dtype(), .shape = pipeline_->output_shape()}, label};
 }
 

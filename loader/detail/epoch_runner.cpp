@@ -30,7 +30,6 @@ EpochRunner::EpochRunner(DatasetRef dataset, const LoaderOptions& options, const
                           "(shuffle inside its streams, e.g. with a shuffle buffer)");
     producer_ = std::make_shared<StreamProducer>(dataset_.iterable, filler_, options_.num_workers);
   }
-  local_producer_ = producer_;  // num_workers 0: run here, never forked
   device_ = DeviceStage::create(options_, config_, device_note_);
 }
 
@@ -128,7 +127,7 @@ void EpochRunner::start_epoch(uint64_t epoch) {
   if (pool_) pool_->reset_respawn_budget();
   if (options_.num_workers == 0 && !local_) {
     local_ = std::make_shared<LocalSlots>(config_.slot_bytes);
-    local_producer_->start_worker(-1);
+    producer_->start_worker(-1);
   }
 }
 
@@ -197,7 +196,7 @@ EpochRunner::Produced EpochRunner::produce_in_thread() {
   Produced p;
   p.key = work->key;
   try {
-    p.payload = BatchPayload::decode(local_producer_->produce(task, sink));
+    p.payload = BatchPayload::decode(producer_->produce(task, sink));
   } catch (const workers::ItemFailed& e) {
     throw SampleFailed("ferry: batch " + std::to_string(plan_->batch_index(work->key)) + " of epoch " +
                            std::to_string(plan_->epoch()) +

@@ -85,8 +85,8 @@ class EpochRunner {
   int64_t dataset_size_ = 0;
   std::shared_ptr<Sampler> sampler_;  // map-style datasets
   std::shared_ptr<BatchFiller> filler_;
-  std::shared_ptr<workers::Producer> producer_;        // what the workers run (a copy each)
-  std::shared_ptr<workers::Producer> local_producer_;  // num_workers 0: the same, in the calling thread
+  std::shared_ptr<workers::Producer>
+      producer_;  // what fills a slot: in each worker (a copy), or here for num_workers 0
   EngineConfig config_;
   LaunchPolicy launch_;
   std::unique_ptr<DeviceStage> device_;  // null: batches stay in ordinary host memory

@@ -8,7 +8,10 @@ namespace ferry::detail {
 
 StreamPlan::StreamPlan(uint64_t epoch, int64_t streams, int num_workers, int64_t batch_size,
                        const std::vector<int64_t>& delivered)
-    : epoch_(epoch), num_workers_(num_workers), batch_size_(batch_size), streams_(size_t(std::max<int64_t>(streams, 0))) {
+    : epoch_(epoch),
+      num_workers_(num_workers),
+      batch_size_(batch_size),
+      streams_(size_t(std::max<int64_t>(streams, 0))) {
   if (!delivered.empty() && delivered.size() != streams_.size())
     throw InvalidOption("ferry: load_state: the state has positions for " + std::to_string(delivered.size()) +
                         " streams, but this epoch has " + std::to_string(streams_.size()) +

@@ -43,9 +43,9 @@ class StreamPlan final : public BatchPlan {
 
  private:
   struct Stream {
-    int64_t delivered = 0;         // its first batches delivered
-    int64_t next_submit = 0;       // the next of its batches to hand out
-    int64_t end = INT64_MAX;       // its number of batches, once known
+    int64_t delivered = 0;    // its first batches delivered
+    int64_t next_submit = 0;  // the next of its batches to hand out
+    int64_t end = INT64_MAX;  // its number of batches, once known
   };
   size_t key(int64_t batch, int64_t stream) const { return size_t(batch) * streams_.size() + size_t(stream); }
   int64_t batch_of(size_t key) const { return int64_t(key / streams_.size()); }

@@ -74,7 +74,8 @@ StreamProducer::OpenStream& StreamProducer::position(uint64_t epoch, int64_t str
   ctx.worker_id = worker_id_;
   ctx.num_workers = num_workers_;
   s.stream = dataset_->open(ctx);
-  if (!s.stream) throw Error("ferry: " + dataset_->describe() + " opened no stream for stream " + std::to_string(stream));
+  if (!s.stream)
+    throw Error("ferry: " + dataset_->describe() + " opened no stream for stream " + std::to_string(stream));
   s.epoch = epoch;
   s.at = StreamCursor{stream, 0};
   pass_over(s, start);

@@ -19,14 +19,17 @@
 #include "tests/support/batch_bytes.h"
 #include "tests/support/process_census.h"
 #include "tests/support/scripted_dataset.h"
+#include "tests/support/test_conditions.h"
 
 namespace ferry {
 namespace {
 
+using testing::AtOpenFileLimit;
 using testing::epoch_bytes;
+using testing::eventually;
+using testing::ExtraThread;
 using testing::Misbehave;
 using testing::ScriptedDataset;
-using Clock = std::chrono::steady_clock;
 
 LoaderOptions options(int workers) {
   LoaderOptions o;
@@ -36,40 +39,6 @@ LoaderOptions options(int workers) {
   o.seed = 17;
   return o;
 }
-
-template <class F>
-bool eventually(F f, double seconds = 10.0) {
-  const auto deadline = Clock::now() + std::chrono::duration<double>(seconds);
-  while (!f()) {
-    if (Clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
-  return true;
-}
-
-// A thread parked until the end of the scope, like a training process's own.
-class ExtraThread {
- public:
-  ExtraThread()
-      : thread_([this] {
-          std::unique_lock lock(mutex_);
-          cv_.wait(lock, [this] { return done_; });
-        }) {}
-  ~ExtraThread() {
-    {
-      std::lock_guard lock(mutex_);
-      done_ = true;
-    }
-    cv_.notify_one();
-    thread_.join();
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  bool done_ = false;
-  std::thread thread_;
-};
 
 TEST(EngineEdges, ThreeOfFourWorkersKilledAtOnceStillGiveTheUndisturbedEpoch) {
   const testing::Census before = testing::take_census();
@@ -196,26 +165,6 @@ TEST(EngineEdges, WithThreadsTheBlameNamesTheSampleThatKillsNotItsNeighbours) {
     EXPECT_NE(what.find("in flight at each of 4 deaths"), std::string::npos) << what;
   }
 }
-
-// Lowers RLIMIT_NOFILE and fills the fd table; restores both on scope exit.
-class AtOpenFileLimit {
- public:
-  AtOpenFileLimit() {
-    getrlimit(RLIMIT_NOFILE, &saved_);
-    rlimit low = saved_;
-    low.rlim_cur = 256;
-    setrlimit(RLIMIT_NOFILE, &low);
-    for (int fd; (fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0;) fillers_.push_back(fd);
-  }
-  ~AtOpenFileLimit() {
-    for (int fd : fillers_) close(fd);
-    setrlimit(RLIMIT_NOFILE, &saved_);
-  }
-
- private:
-  rlimit saved_{};
-  std::vector<int> fillers_;
-};
 
 TEST(EngineEdges, AtTheOpenFileLimitTheErrorNamesItAndTheNextEpochWorks) {
 #if defined(__SANITIZE_ADDRESS__)

@@ -84,7 +84,8 @@ LoaderOptions options(int workers) {
 std::vector<std::pair<int64_t, int64_t>> samples_of(DataLoader& loader) {
   std::vector<std::pair<int64_t, int64_t>> out;
   for (auto& b : loader)
-    for (int64_t i = 0; i < b.size(); ++i) out.emplace_back(b["stream"].data_as<int64_t>()[i], b["position"].data_as<int64_t>()[i]);
+    for (int64_t i = 0; i < b.size(); ++i)
+      out.emplace_back(b["stream"].data_as<int64_t>()[i], b["position"].data_as<int64_t>()[i]);
   return out;
 }
 

@@ -15,12 +15,14 @@
 #include "tests/support/batch_bytes.h"
 #include "tests/support/process_census.h"
 #include "tests/support/scripted_dataset.h"
+#include "tests/support/test_conditions.h"
 #include "tools/gen_sample/sample_data.h"
 
 namespace ferry {
 namespace {
 
 using testing::epoch_bytes;
+using testing::ExtraThread;
 using testing::Misbehave;
 using testing::ScriptedDataset;
 
@@ -34,30 +36,6 @@ LoaderOptions spawn_options(int workers) {
   o.plugins = {FERRY_TEST_PLUGIN};
   return o;
 }
-
-// A thread parked until the end of the scope, like a training process's own.
-class ExtraThread {
- public:
-  ExtraThread()
-      : thread_([this] {
-          std::unique_lock lock(mutex_);
-          cv_.wait(lock, [this] { return done_; });
-        }) {}
-  ~ExtraThread() {
-    {
-      std::lock_guard lock(mutex_);
-      done_ = true;
-    }
-    cv_.notify_one();
-    thread_.join();
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  bool done_ = false;
-  std::thread thread_;
-};
 
 TEST(Spawn, WorkerArgsComeBeforeFerrysOwnArguments) {
   // A launcher in front of the worker, as an interpreter would be: the shell

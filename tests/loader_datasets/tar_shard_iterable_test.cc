@@ -68,7 +68,8 @@ std::vector<std::vector<uint8_t>> epoch(DataLoader& loader) {
 TEST(TarShardIterable, EverySampleOnceAndTheSameBatchesForAnyWorkerCount) {
   TempDir d;
   const std::string pattern = make_shards(d);
-  auto ds = std::make_shared<TarShardIterable>(pattern, raw(), TarShardIterableOptions{.streams = 3, .shuffle_buffer = 4});
+  auto ds =
+      std::make_shared<TarShardIterable>(pattern, raw(), TarShardIterableOptions{.streams = 3, .shuffle_buffer = 4});
   EXPECT_EQ(ds->streams(0, 2), 3);
   DataLoader in_thread(ds, options(0));
   const auto want = epoch(in_thread);
@@ -130,7 +131,8 @@ TEST(TarShardIterable, RanksReadDisjointShardsCoveringEverything) {
 TEST(TarShardIterable, AResumedRunContinuesExactly) {
   TempDir d;
   const std::string pattern = make_shards(d);
-  auto ds = std::make_shared<TarShardIterable>(pattern, raw(), TarShardIterableOptions{.streams = 3, .shuffle_buffer = 6});
+  auto ds =
+      std::make_shared<TarShardIterable>(pattern, raw(), TarShardIterableOptions{.streams = 3, .shuffle_buffer = 6});
   DataLoader reference(ds, options(2));
   const auto all = epoch(reference);
   DataLoader first(ds, options(2));
@@ -153,7 +155,8 @@ TEST(TarShardIterable, AResumedRunContinuesExactly) {
 TEST(TarShardIterable, SpawnedWorkersRebuildItAndGiveTheSameBatches) {
   TempDir d;
   const std::string pattern = make_shards(d);
-  auto ds = std::make_shared<TarShardIterable>(pattern, raw(), TarShardIterableOptions{.streams = 3, .shuffle_buffer = 4});
+  auto ds =
+      std::make_shared<TarShardIterable>(pattern, raw(), TarShardIterableOptions{.streams = 3, .shuffle_buffer = 4});
   ASSERT_EQ(ds->spec().kind, "tar-stream");
   LoaderOptions o = options(2);
   DataLoader forked(ds, o);

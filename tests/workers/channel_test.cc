@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/support/test_conditions.h"
 #include "workers/channel.h"
 
 namespace ferry::workers {
@@ -78,39 +79,8 @@ TEST(Channel, EndOfFileWhenThePeerCloses) {
   EXPECT_FALSE(b.send(pattern(10))) << "a send to a closed peer reports it instead of raising SIGPIPE";
 }
 
-// Fills the fd table up to a lowered RLIMIT_NOFILE; restores both on scope exit.
-class AtOpenFileLimit {
- public:
-  AtOpenFileLimit() {
-    getrlimit(RLIMIT_NOFILE, &saved_);
-    rlimit low = saved_;
-    low.rlim_cur = 256;
-    setrlimit(RLIMIT_NOFILE, &low);
-    for (;;) {
-      const int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-      if (fd < 0) break;
-      fillers_.push_back(fd);
-    }
-  }
-  ~AtOpenFileLimit() {
-    for (int fd : fillers_) close(fd);
-    setrlimit(RLIMIT_NOFILE, &saved_);
-  }
-  // Frees one fd (e.g. for the sender's memfd), or takes free ones again.
-  void free_one() {
-    close(fillers_.back());
-    fillers_.pop_back();
-  }
-  void fill() {
-    for (int fd; (fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0;) fillers_.push_back(fd);
-  }
-
- private:
-  rlimit saved_{};
-  std::vector<int> fillers_;
-};
-
 TEST(Channel, AnFdTheKernelDropsAtTheOpenFileLimitIsReportedNotIgnored) {
+  using testing::AtOpenFileLimit;
   auto [a, b] = Channel::make_pair();
   const int fd = pipe_fd_with("x");
   {

@@ -17,13 +17,17 @@
 
 #include "base/error.h"
 #include "tests/support/process_census.h"
+#include "tests/support/test_conditions.h"
+#include "tests/workers/pool_test_util.h"
 #include "workers/shared_segment.h"
 #include "workers/worker_pool.h"
 
 namespace ferry::workers {
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using testing::AtOpenFileLimit;
+using testing::eventually;
+using namespace pool_testing;
 
 // The sanitizer runtimes open pipes to check memory while reporting; with
 // no fd left they report errors that are not there.
@@ -33,73 +37,6 @@ using Clock = std::chrono::steady_clock;
 #else
 #define SKIP_AT_THE_FD_LIMIT_UNDER_SANITIZERS() (void)0
 #endif
-
-// Items >= 0 are echoed (int64 each, at the start of the output); negative
-// items are instructions.
-constexpr int64_t kKillSelf = -1;        // SIGKILL itself while producing this item
-constexpr int64_t kOneOff = -2;          // an output larger than a slot
-constexpr int64_t kPauseFirstTime = -3;  // the first process to see it waits to be killed
-
-class ScriptedProducer final : public Producer {
- public:
-  explicit ScriptedProducer(std::string marker_dir = {}) : marker_dir_(std::move(marker_dir)) {}
-  std::vector<std::byte> produce(const Task& task, SlotSink& sink) override {
-    const size_t bytes = task.items.size() * sizeof(int64_t);
-    bool big = false;
-    for (int64_t item : task.items) {
-      const int ticket = sink.item_started(item);
-      if (item == kKillSelf) raise(SIGKILL);
-      if (item == kOneOff) big = true;
-      if (item == kPauseFirstTime) {
-        const std::string marker = marker_dir_ + "/task-" + std::to_string(task.id);
-        if (!std::filesystem::exists(marker)) {
-          std::ofstream(marker) << getpid();
-          for (;;) pause();
-        }
-      }
-      sink.item_finished(ticket);
-    }
-    std::span<std::byte> out = sink.allocate(big ? sink.slot_bytes() * 2 : bytes);
-    if (bytes) std::memcpy(out.data(), task.items.data(), bytes);
-    return {};
-  }
-
- private:
-  std::string marker_dir_;
-};
-
-PoolOptions pool_options(int workers) {
-  PoolOptions o;
-  o.num_workers = workers;
-  o.prefetch_factor = 2;
-  o.slots_per_worker = 3;
-  o.slot_bytes = 4096;
-  o.start_timeout = std::chrono::seconds(20);
-  return o;
-}
-
-Task task(uint64_t id, std::vector<int64_t> items) {
-  Task t;
-  t.id = id;
-  t.items = std::move(items);
-  return t;
-}
-
-std::vector<int64_t> items_of(const Completion& c, size_t n) {
-  std::vector<int64_t> out(n);
-  std::memcpy(out.data(), c.memory->data(), n * sizeof(int64_t));
-  return out;
-}
-
-template <class F>
-bool eventually(F f, double seconds = 10.0) {
-  const auto deadline = Clock::now() + std::chrono::duration<double>(seconds);
-  while (!f()) {
-    if (Clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
-  return true;
-}
 
 std::string temp_dir() {
   char tmpl[] = "/tmp/ferry-pool-test-XXXXXX";
@@ -265,26 +202,6 @@ TEST(PoolFailure, AHostThatIgnoresSigchldCostsNoBusyWaiting) {
   }
   std::filesystem::remove_all(dir);
 }
-
-// Lowers RLIMIT_NOFILE and fills the fd table; restores both on scope exit.
-class AtOpenFileLimit {
- public:
-  AtOpenFileLimit() {
-    getrlimit(RLIMIT_NOFILE, &saved_);
-    rlimit low = saved_;
-    low.rlim_cur = 256;
-    setrlimit(RLIMIT_NOFILE, &low);
-    for (int fd; (fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0;) fillers_.push_back(fd);
-  }
-  ~AtOpenFileLimit() {
-    for (int fd : fillers_) close(fd);
-    setrlimit(RLIMIT_NOFILE, &saved_);
-  }
-
- private:
-  rlimit saved_{};
-  std::vector<int> fillers_;
-};
 
 TEST(PoolFailure, AtTheOpenFileLimitAOneOffBatchIsLostWithTheLimitNamedAndNothingHangs) {
   SKIP_AT_THE_FD_LIMIT_UNDER_SANITIZERS();

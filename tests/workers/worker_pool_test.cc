@@ -7,48 +7,18 @@
 #include <vector>
 
 #include "tests/support/process_census.h"
+#include "tests/workers/pool_test_util.h"
 #include "workers/worker_pool.h"
 
 namespace ferry::workers {
 namespace {
 
-// Writes the task's items (int64 each) at the start of its memory.
-class EchoProducer final : public Producer {
- public:
-  std::vector<std::byte> produce(const Task& task, SlotSink& sink) override {
-    const size_t bytes = task.items.size() * sizeof(int64_t);
-    std::span<std::byte> out = sink.allocate(bytes);
-    if (bytes) std::memcpy(out.data(), task.items.data(), bytes);
-    return {};
-  }
-};
-
-PoolOptions pool_options(int workers) {
-  PoolOptions o;
-  o.num_workers = workers;
-  o.prefetch_factor = 2;
-  o.slots_per_worker = 3;
-  o.slot_bytes = 4096;
-  return o;
-}
-
-Task task(uint64_t id, std::vector<int64_t> items) {
-  Task t;
-  t.id = id;
-  t.items = std::move(items);
-  return t;
-}
-
-std::vector<int64_t> items_of(const Completion& c, size_t n) {
-  std::vector<int64_t> out(n);
-  std::memcpy(out.data(), c.memory->data(), n * sizeof(int64_t));
-  return out;
-}
+using namespace pool_testing;
 
 TEST(WorkerPool, SubmitPrefersAWorkerWithAFreeSlotOverAOneOffSegment) {
   const testing::Census before = testing::take_census();
   {
-    WorkerPool pool(pool_options(2), std::make_shared<EchoProducer>());
+    WorkerPool pool(pool_options(2), std::make_shared<ScriptedProducer>());
     // Three rounds: keep worker 0's batches, drop worker 1's. Worker 0 then
     // holds every slot of its arena while both workers are idle.
     std::vector<std::shared_ptr<BatchMemory>> held;
