@@ -64,7 +64,8 @@ bool read_status(int fd, WireStatus& w, std::chrono::milliseconds timeout) {
   char* p = reinterpret_cast<char*>(&w);
   size_t got = 0;
   while (got < sizeof w) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) return false;
     pollfd pfd{fd, POLLIN, 0};
     const int r = ::poll(&pfd, 1, int(std::min<int64_t>(left.count(), 60'000)));
