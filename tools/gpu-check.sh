@@ -137,8 +137,9 @@ bounded() {
   fi
   timeout --kill-after=5 "$t" "$@" >"$log" 2>&1
 }
-# ferry's binaries with the pack's libraries first; Python stays on the system's.
-fenv() { env LD_LIBRARY_PATH="$libpath${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" FERRY_BIN_DIR="$pack/bin" "$@"; }
+# ferry's binaries run as "${fenv[@]}" BINARY: the pack's libraries first
+# (set in run()); Python stays on the system's.
+fenv=()
 
 gtest_summary() {  # LOG: "N passed, M skipped" from a gtest log
   local passed skipped
@@ -151,15 +152,15 @@ gtest_summary() {  # LOG: "N passed, M skipped" from a gtest log
 run_gtest() {
   local name="$1" cap="$2" strict="$3" bin="$4"
   shift 4
-  local log="$out/$name.log" rc=0
-  bounded "$cap" "$log" fenv "$pack/tests/$bin" "$@" || rc=$?
+  local log="$out/$bin.log" rc=0
+  bounded "$cap" "$log" "${fenv[@]}" "$pack/tests/$bin" "$@" || rc=$?
   local summary
   summary=$(gtest_summary "$log")
   if [ "$rc" = 124 ] && grep -q "not started" "$log"; then
     skip_row "$name" "time budget spent"
   elif [ "$rc" != 0 ]; then
     fail_row "$name" "exit $rc; $(grep -E '^\[  FAILED  \] [A-Za-z]' "$log" | head -n 5 | sed 's/\[  FAILED  \] //' |
-      tr '\n' ' ')(log: $name.log)"
+      tr '\n' ' ')(log: $bin.log)"
   elif [ "$strict" = strict ] && ! [[ "$summary" =~ \ 0\ skipped ]]; then
     fail_row "$name" "$summary: a GPU test skipped although a GPU is present ($(grep -A1 -E '^\[ *SKIPPED *\] [A-Za-z]' \
       "$log" | head -n 4 | tr '\n' ' '))"
@@ -187,7 +188,7 @@ end_to_end() {
       flags=(--pipeline train_u8 --device cuda --gpu-normalize)
     fi
     local log="$out/e2e-$n-$i.log" rc=0
-    bounded 60 "$log" fenv "$pack/bin/ferry-bench" --data "$data" --workers 16 --batch-size 256 --seconds "$secs" \
+    bounded 60 "$log" "${fenv[@]}" "$pack/bin/ferry-bench" --data "$data" --workers 16 --batch-size 128 --seconds "$secs" \
       --no-progress --json "$out/e2e-$n-$i.json" "${flags[@]}" || rc=$?
     if [ "$rc" != 0 ]; then
       fail_row "end to end ($i, run $n)" "ferry-bench exit $rc: $(tail -n 3 "$log" | tr '\n' ' ')"
@@ -208,7 +209,7 @@ EOF
 
 worker_sweep() {
   local data="$1" log="$out/sweep.log" rc=0
-  bounded 120 "$log" fenv "$pack/bin/ferry-bench" --data "$data" --pipeline train --batch-size 256 --seconds 4 \
+  bounded 120 "$log" "${fenv[@]}" "$pack/bin/ferry-bench" --data "$data" --pipeline train --batch-size 128 --seconds 4 \
     --sweep-workers 1,2,4,8,16 --no-progress --json "$out/sweep.json" || rc=$?
   if [ "$rc" != 0 ]; then
     fail_row "worker sweep 1..16 (train, CPU)" "ferry-bench exit $rc: $(tail -n 3 "$log" | tr '\n' ' ')"
@@ -236,14 +237,19 @@ find_torch_python() {
   return 1
 }
 
+# wrapper NAME: OUT/NAME.sh runs the pack's NAME with the pack's library path,
+# for programs started from Python (which itself keeps the system's libraries).
+wrapper() {
+  printf '#!/bin/sh\nLD_LIBRARY_PATH="%s${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" exec "%s" "$@"\n' "$libpath" \
+    "$pack/bin/$1" >"$out/$1.sh"
+  chmod +x "$out/$1.sh"
+  echo "$out/$1.sh"
+}
+
 compare_torch() {
   local data="$1" py="$2" log="$out/compare_pytorch.log" rc=0
-  # ferry-bench through a wrapper: only it gets the pack's library path, never torch.
-  printf '#!/bin/sh\nLD_LIBRARY_PATH="%s${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" exec "%s" "$@"\n' "$libpath" \
-    "$pack/bin/ferry-bench" >"$out/ferry-bench.sh"
-  chmod +x "$out/ferry-bench.sh"
   bounded 180 "$log" "$py" "$pack/tools/compare_pytorch.py" --data "$data" --workers 16 --device cuda --rounds 2 \
-    --epochs 2 --batch-size 256 --ferry-bench "$out/ferry-bench.sh" --json "$out/compare_pytorch.json" || rc=$?
+    --epochs 2 --batch-size 64 --ferry-bench "$(wrapper ferry-bench)" --json "$out/compare_pytorch.json" || rc=$?
   if [ "$rc" != 0 ]; then
     fail_row "compare_pytorch.py, 16 workers, to the GPU" "exit $rc: $(tail -n 3 "$log" | tr '\n' ' ')"
   else
@@ -262,9 +268,18 @@ python_device_path() {
     skip_row "Python device path with torch" "no Python.h for $py here ($inc); the module cannot be built"
     return
   fi
-  pybind=$("$py" -c 'import pybind11; print(pybind11.get_include())' 2>/dev/null ||
-    "$py" -c 'import os, torch; print(os.path.join(os.path.dirname(torch.__file__), "include"))')
-  if [ ! -f "$pybind/pybind11/pybind11.h" ]; then
+  # pip's pybind11, the copy torch ships, or one installed beside Python's headers.
+  local cand
+  pybind=""
+  for cand in "$("$py" -c 'import pybind11; print(pybind11.get_include())' 2>/dev/null)" \
+    "$("$py" -c 'import os, torch; print(os.path.join(os.path.dirname(torch.__file__), "include"))' 2>/dev/null)" \
+    "$(dirname "$inc")"; do
+    if [ -n "$cand" ] && [ -f "$cand/pybind11/pybind11.h" ]; then
+      pybind="$cand"
+      break
+    fi
+  done
+  if [ -z "$pybind" ]; then
     skip_row "Python device path with torch" "no pybind11 headers (pip's or torch's) for $py"
     return
   fi
@@ -275,10 +290,13 @@ python_device_path() {
   mkdir -p "$mod"
   local objs=() src rc=0 pids=() defs
   read -ra defs <"$pack/engine/defines.txt"
+  local pybind_inc=(-isystem "$pybind")
+  # A default include folder given again as -isystem breaks the C++ headers' #include_next.
+  case "$pybind" in /usr/include | /usr/local/include) pybind_inc=() ;; esac
   for src in "$pack"/src/python/src/*.cpp; do
     objs+=("$mod/$(basename "$src" .cpp).o")
-    c++ -std=c++20 -O2 -fPIC -fvisibility=hidden -DNDEBUG "${defs[@]}" -I"$pack/src" \
-      -isystem "$inc" -isystem "$pybind" "${cuda_inc[@]}" -c "$src" -o "${objs[-1]}" >>"$log.$(basename "$src")" 2>&1 &
+    c++ -std=c++20 -O2 -fPIC -fvisibility=hidden -DNDEBUG "${defs[@]}" -I"$pack/src" -isystem "$inc" \
+      "${pybind_inc[@]}" "${cuda_inc[@]}" -c "$src" -o "${objs[-1]}" >"${objs[-1]}.log" 2>&1 &
     pids+=($!)
   done
   for p in "${pids[@]}"; do wait "$p" || rc=1; done
@@ -288,14 +306,14 @@ python_device_path() {
     c++ -shared -o "$mod/ferry$ext" "${objs[@]}" "${libs[@]}" "$pack"/lib/*.so* -ldl -lrt -lpthread \
       -Wl,-rpath,"$pack/lib" >>"$log" 2>&1 || rc=$?
   fi
-  cat "$log".* >>"$log" 2>/dev/null || true
+  cat "$mod"/*.o.log >>"$log" 2>/dev/null || true
   if [ "$rc" != 0 ]; then
     fail_row "Python device path with torch" "building the module failed ($(c++ --version | head -n1); log: \
 python-module-build.log)"
     return
   fi
   local clog="$out/device_checks.log" crc=0
-  bounded 120 "$clog" env PYTHONPATH="$mod" FERRY_WORKER="$pack/bin/ferry-worker" "$py" \
+  bounded 120 "$clog" env PYTHONPATH="$mod" FERRY_WORKER="$(wrapper ferry-worker)" "$py" \
     "$pack/tools/device_checks.py" --backend torch --data "$2" || crc=$?
   local summary
   summary=$(tail -n 1 "$clog")
@@ -311,7 +329,7 @@ make_data() {  # DIR IMAGES: an ImageFolder of generated JPEGs, 8 generators at 
   rm -rf "$dir" "$dir.parts"
   mkdir -p "$dir" "$dir.parts"
   for k in 0 1 2 3 4 5 6 7; do
-    fenv "$pack/bin/ferry-gen-sample" --out "$dir.parts/$k" --images $((images / 8)) --classes 8 --seed "$k" --quiet &
+    "${fenv[@]}" "$pack/bin/ferry-gen-sample" --out "$dir.parts/$k" --images $((images / 8)) --classes 8 --seed "$k" --quiet &
     pids+=($!)
   done
   for k in "${pids[@]}"; do wait "$k" || rc=1; done
@@ -343,6 +361,8 @@ run() {
 "$pack/MANIFEST.txt"); this machine has $(ldd --version | head -n1))"
   fi
 
+  fenv=(env LD_LIBRARY_PATH="$libpath${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" FERRY_BIN_DIR="$pack/bin")
+
   # What ran where (read-only queries).
   local gpus="" smi="" mode="" status status_rc=0
   if command -v nvidia-smi >/dev/null; then
@@ -350,7 +370,7 @@ run() {
     smi=$(timeout 20 nvidia-smi 2>&1 | grep -m1 -E 'Driver Version' | tr -s ' |' ' ' || true)
     mode=$(timeout 20 nvidia-smi --query-gpu=name,compute_mode,mig.mode.current --format=csv,noheader 2>&1 || true)
   fi
-  status=$(fenv "$pack/bin/ferry-cuda-bench" --status 2>&1) || status_rc=$?
+  status=$("${fenv[@]}" "$pack/bin/ferry-cuda-bench" --status 2>&1) || status_rc=$?
   {
     echo "date:         $(date -u +%Y-%m-%dT%H:%M:%SZ)"
     echo "machine:      $(nproc) CPUs, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo), \
@@ -397,7 +417,7 @@ run where it is Default (nvidia-smi -c 0, as root)"
   run_gtest "GPU: loader device path (loader_cuda_gpu_test)" 180 strict loader_cuda_gpu_test
 
   local hlog="$out/h2d.log" rc=0
-  bounded 90 "$hlog" fenv "$pack/bin/ferry-cuda-bench" || rc=$?
+  bounded 90 "$hlog" "${fenv[@]}" "$pack/bin/ferry-cuda-bench" || rc=$?
   if [ "$rc" = 0 ]; then
     row "H2D: H2DCopier vs plain pinned cudaMemcpyAsync" "measured" "see the H2D table (aim: >= 90% from 8 MiB)"
   else
@@ -446,7 +466,7 @@ write_table() {
     fi
     if [ -s "$out/e2e-table.md" ]; then
       echo
-      echo "### End to end (ferry-bench, 16 workers, batch 256, medians of 2 alternating 6 s runs)"
+      echo "### End to end (ferry-bench, 16 workers, batch 128, medians of 2 alternating 6 s runs)"
       echo
       echo "| pipeline | workers | images/s | CPU ms per image |"
       echo "|---|---:|---:|---:|"
@@ -454,7 +474,7 @@ write_table() {
     fi
     if [ -s "$out/sweep-table.md" ]; then
       echo
-      echo "### Worker sweep (ferry-bench, train, CPU, batch 256, 4 s each)"
+      echo "### Worker sweep (ferry-bench, train, CPU, batch 128, 4 s each)"
       echo
       echo "| workers | images/s | vs 1 worker | CPU ms per image |"
       echo "|---:|---:|---:|---:|"
