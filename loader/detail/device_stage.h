@@ -10,8 +10,9 @@
 // while this process is single-threaded and CUDA-free, so the first pool forks
 // before the driver starts its threads (they come with the first page-lock or
 // copy, in attach()). From then on the process runs the driver's threads (and
-// the copier's), which count_threads() counts like any other: later pools are
-// spawned under start_method=auto, and an explicit fork is refused.
+// the copier's), which count_threads() counts like any other: later worker
+// starts (respawns too; LaunchPolicy decides each) spawn under
+// start_method=auto, and an explicit fork is refused.
 //
 // Teardown order: the copier (it waits for queued copies and runs their
 // callbacks), then the registrations, then the pool. Each copy's callback holds
