@@ -2,6 +2,8 @@
 #include <cuda_fp16.h>
 
 #include <algorithm>
+#include <cstdint>
+#include <string>
 
 #include "cuda/convert.cuh"
 #include "cuda/runtime.h"
@@ -92,6 +94,13 @@ void convert_hwc_u8_to_chw(const ConvertSpec& spec, const uint8_t* src, const ui
                            cudaStream_t stream) {
   validate(spec);
   if (src == nullptr || dst == nullptr) throw InvalidOption("convert_hwc_u8_to_chw: null src or dst");
+  // A misaligned store is a sticky error on the device: it would fail every
+  // later CUDA call in this process, so refuse it here.
+  const size_t align = dtype_size(spec.out_dtype);
+  if (reinterpret_cast<uintptr_t>(dst) % align != 0)
+    throw InvalidOption("convert_hwc_u8_to_chw: dst is not aligned to " + std::to_string(align) + " bytes (one " +
+                        std::string(dtype_name(spec.out_dtype)) +
+                        "); pass the start of an allocation or an offset that is a multiple of it");
   trace::ScopedStage stage(trace::Stage::kKernel);
   Params p{spec.batch, spec.height, spec.width, spec.channels, {}, {}};
   for (int c = 0; c < 4; ++c) {

@@ -24,8 +24,9 @@ namespace ferry::cuda {
 /// N*H*W*C bytes and `dst` room for output_bytes(spec), both in device memory
 /// of the current device; they must not overlap. `flips` is null or N bytes
 /// readable by the device (non-zero: mirror that sample left-right), e.g. a
-/// field of the same device batch. Throws ferry::InvalidOption for a bad spec
-/// or null pointers, ferry::Error when the launch fails.
+/// field of the same device batch. Throws ferry::InvalidOption for a bad spec,
+/// null pointers or a `dst` not aligned to its element size (checked before
+/// anything reaches the device), ferry::Error when the launch fails.
 void convert_hwc_u8_to_chw(const ConvertSpec& spec, const uint8_t* src, const uint8_t* flips, void* dst,
                            cudaStream_t stream);
 

@@ -28,6 +28,7 @@ DeviceBufferPool::DeviceBufferPool(int device, size_t count, size_t buffer_bytes
   try {
     release_stream_ = Stream::non_blocking();
     name_stream(release_stream_.get(), "ferry-release");
+    join_ = Event(cudaEventDisableTiming);
     for (size_t i = 0; i < count; ++i) {
       Slot& s = slots_[i];
       check(cudaMalloc(&s.data, buffer_bytes),
@@ -54,6 +55,8 @@ DeviceBufferPool::~DeviceBufferPool() {
       s.released = Event();
       if (s.data) warn_unless_ok(cudaFree(s.data), "cudaFree");
     }
+  } catch (const RuntimeUnloading&) {
+    // Process exit: the driver has freed the buffers with the context.
   } catch (const std::exception& e) {
     std::fprintf(stderr, "ferry: warning: ~DeviceBufferPool: %s\n", e.what());
   }
@@ -139,10 +142,25 @@ void DeviceBufferPool::release(const DeviceBuffer& buffer, cudaEvent_t consumer_
 }
 
 void DeviceBufferPool::release_after(const DeviceBuffer& buffer, cudaStream_t consumer_stream) {
+  release_after(buffer, std::span<const cudaStream_t>(&consumer_stream, 1));
+}
+
+void DeviceBufferPool::release_after(const DeviceBuffer& buffer, std::span<const cudaStream_t> consumer_streams) {
+  if (consumer_streams.empty()) throw InvalidOption("DeviceBufferPool::release_after: no consumer stream named");
   ScopedDevice on(device_);
   std::lock_guard lock(mutex_);
   Slot& s = in_use_slot_locked(buffer, "release_after");
-  s.released.record(consumer_stream);
+  if (consumer_streams.size() == 1) {
+    s.released.record(consumer_streams[0]);
+  } else {
+    // The release stream waits for each consumer stream's current point (a
+    // wait captures the event as recorded now, so join_ is reused at once).
+    for (cudaStream_t c : consumer_streams) {
+      join_.record(c);
+      FERRY_CUDA_CHECK(cudaStreamWaitEvent(release_stream_.get(), join_.get(), 0));
+    }
+    s.released.record(release_stream_.get());
+  }
   s.state = State::kReleasing;
   releasing_.push_back(buffer.index);
   freed_.notify_all();

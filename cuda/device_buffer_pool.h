@@ -21,6 +21,7 @@
 #include <deque>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <vector>
 
 #include "cuda/runtime.h"
@@ -62,6 +63,9 @@ class DeviceBufferPool {
   /// Returns `buffer` once the work queued so far on `consumer_stream` has
   /// completed (0 is the legacy default stream).
   void release_after(const DeviceBuffer& buffer, cudaStream_t consumer_stream);
+  /// Returns `buffer` once the work queued so far on every one of
+  /// `consumer_streams` (at least one) has completed.
+  void release_after(const DeviceBuffer& buffer, std::span<const cudaStream_t> consumer_streams);
 
   /// The producer's "buffer is filled" event of buffer `index`; record it after
   /// the work that fills the buffer, consumers wait on it.
@@ -92,6 +96,7 @@ class DeviceBufferPool {
   size_t buffer_bytes_;
   std::vector<Slot> slots_;
   Stream release_stream_;  // carries waits on consumers' events
+  Event join_;             // marks each of several consumer streams for release_stream_
   std::mutex mutex_;
   std::condition_variable freed_;
   std::deque<uint32_t> free_;

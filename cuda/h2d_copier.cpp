@@ -33,35 +33,41 @@ DeviceBatch::DeviceBatch(DeviceBatch&& o) noexcept
       stream_(std::move(o.stream_)),
       buffer_(o.buffer_),
       bytes_(o.bytes_),
-      default_consumer_(o.default_consumer_) {}
+      default_consumer_(o.default_consumer_),
+      consumers_(std::move(o.consumers_)) {}
 
 DeviceBatch& DeviceBatch::operator=(DeviceBatch&& o) noexcept {
   if (this != &o) {
-    if (pool_) {
-      try {
-        release_after(default_consumer_);
-      } catch (const std::exception& e) {
-        std::fprintf(stderr, "ferry: warning: DeviceBatch release failed: %s\n", e.what());
-      }
-    }
+    release_when_dropped();
     pool_ = std::move(o.pool_);
     stream_ = std::move(o.stream_);
     buffer_ = o.buffer_;
     bytes_ = o.bytes_;
     default_consumer_ = o.default_consumer_;
+    consumers_ = std::move(o.consumers_);
   }
   return *this;
 }
 
-DeviceBatch::~DeviceBatch() {
+DeviceBatch::~DeviceBatch() { release_when_dropped(); }
+
+void DeviceBatch::release_when_dropped() noexcept {
   if (!pool_) return;
+  auto pool = std::move(pool_);
+  stream_.reset();
   try {
-    release_after(default_consumer_);
+    if (consumers_.empty())
+      pool->release_after(buffer_, default_consumer_);
+    else
+      pool->release_after(buffer_, consumers_);
+  } catch (const RuntimeUnloading&) {
+    // Process exit: the driver has already freed the device memory.
   } catch (const std::exception& e) {
     // The buffer stays out of the pool; the copier reports Timeout later
     // rather than reusing memory the GPU may still read.
     std::fprintf(stderr, "ferry: warning: DeviceBatch release failed: %s\n", e.what());
   }
+  consumers_.clear();
 }
 
 cudaStream_t DeviceBatch::stream() const noexcept { return stream_ ? stream_->get() : nullptr; }
@@ -73,6 +79,7 @@ cudaEvent_t DeviceBatch::ready_event() const {
 
 void DeviceBatch::wait_on(cudaStream_t consumer) const {
   FERRY_CUDA_CHECK(cudaStreamWaitEvent(consumer, ready_event(), 0));
+  if (std::find(consumers_.begin(), consumers_.end(), consumer) == consumers_.end()) consumers_.push_back(consumer);
 }
 
 void DeviceBatch::synchronize() const { FERRY_CUDA_CHECK(cudaEventSynchronize(ready_event())); }
@@ -81,6 +88,7 @@ void DeviceBatch::release(cudaEvent_t consumer_done) {
   if (!pool_) return;
   auto pool = std::move(pool_);
   stream_.reset();
+  consumers_.clear();
   pool->release(buffer_, consumer_done);
 }
 
@@ -88,6 +96,7 @@ void DeviceBatch::release_after(cudaStream_t consumer_stream) {
   if (!pool_) return;
   auto pool = std::move(pool_);
   stream_.reset();
+  consumers_.clear();
   pool->release_after(buffer_, consumer_stream);
 }
 

@@ -8,7 +8,7 @@
 ///   cuda::DeviceBatch batch = ticket.get();   // the copy is queued, maybe not done
 ///   batch.wait_on(train_stream);              // GPU-side wait; the CPU goes on
 ///   launch_training_step(batch.data(), train_stream);
-///   batch.release_after(train_stream);        // or drop it: released after `consumer_stream`
+///   // drop it: released once train_stream (every stream it waited on) gets there
 ///
 /// Order of events for one batch: submit() queues it (blocking only while
 /// `max_in_flight` copies are unfinished); the "ferry-h2d" thread takes a free
@@ -17,7 +17,9 @@
 /// DeviceBatch to the future; the "ferry-h2d-done" thread waits for the copy to
 /// finish on the GPU and only then calls `on_host_free`. The device buffer goes
 /// back to the pool when the consumer releases the DeviceBatch, once the
-/// consumer's stream has passed that point.
+/// consumer's streams have passed that point: by default the streams named
+/// with wait_on() (PyTorch's side streams included), else
+/// H2DCopierOptions::consumer_stream.
 ///
 /// Device memory: `buffers` x `buffer_bytes`, allocated in the constructor,
 /// never more. Host memory in use by copies: at most `max_in_flight` batches.
@@ -44,16 +46,21 @@ struct H2DCopierOptions {
   size_t buffer_bytes = 0;                    ///< largest batch in bytes (required)
   size_t buffers = 4;                         ///< device buffers: batches copying or held by consumers
   size_t max_in_flight = 2;                   ///< submitted copies whose host memory is still in use
-  cudaStream_t consumer_stream = nullptr;     ///< a dropped DeviceBatch is released after this stream
-                                              ///< (default: the legacy default stream, like PyTorch)
+  cudaStream_t consumer_stream = nullptr;     ///< a dropped DeviceBatch that waited on no stream is
+                                              ///< released after this one (default: the legacy
+                                              ///< default stream, like PyTorch)
   std::chrono::milliseconds timeout{60'000};  ///< longest wait for room in submit() or for a free
                                               ///< device buffer; then ferry::Timeout
 };
 
-/// One batch on the device, owned by its consumer (move-only). Valid once the
-/// ready event has completed: wait_on() a stream or synchronize() first.
-/// Dropping it returns the device buffer after H2DCopierOptions::consumer_stream;
-/// release()/release_after() name the consumer's work explicitly.
+/// One batch on the device, owned by its consumer (move-only; one thread at a
+/// time). Valid once the ready event has completed: wait_on() a stream or
+/// synchronize() first. Dropping it returns the device buffer once every
+/// stream named with wait_on() has passed that point (none named:
+/// H2DCopierOptions::consumer_stream), so a stream named there must outlive
+/// the batch; release()/release_after() name the consumer's work explicitly.
+/// Dropped after the CUDA runtime unloaded (process exit, a static holder), it
+/// gives up the buffer silently: the driver has freed everything.
 class DeviceBatch {
  public:
   DeviceBatch() = default;
@@ -72,7 +79,10 @@ class DeviceBatch {
   explicit operator bool() const noexcept { return pool_ != nullptr; }
 
   /// Makes `consumer` wait (on the GPU) for the copy; the CPU does not block.
+  /// Remembers `consumer`: dropping the batch releases it after that stream.
   void wait_on(cudaStream_t consumer) const;
+  /// The streams named with wait_on() so far, in order, without repeats.
+  const std::vector<cudaStream_t>& consumers() const noexcept { return consumers_; }
   /// Blocks the calling thread until the copy has landed.
   void synchronize() const;
 
@@ -85,12 +95,15 @@ class DeviceBatch {
   friend class H2DCopier;
   DeviceBatch(std::shared_ptr<DeviceBufferPool> pool, std::shared_ptr<const Stream> stream, DeviceBuffer buffer,
               size_t bytes, cudaStream_t default_consumer);
+  // Drops the batch: released after consumers_ (or default_consumer_); never throws.
+  void release_when_dropped() noexcept;
 
   std::shared_ptr<DeviceBufferPool> pool_;
   std::shared_ptr<const Stream> stream_;  // keeps the copy stream alive with the batch
   DeviceBuffer buffer_;
   size_t bytes_ = 0;
   cudaStream_t default_consumer_ = nullptr;
+  mutable std::vector<cudaStream_t> consumers_;  // named with wait_on()
 };
 
 class H2DCopier {

@@ -1,5 +1,8 @@
 #include "cuda/ipc.h"
 
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -17,10 +20,24 @@ namespace {
 constexpr uint32_t kDescriptorMagic = 0x44595246;  // "FRYD"
 constexpr uint16_t kDescriptorVersion = 1;
 constexpr uint32_t kMessageMagic = 0x4d595246;  // "FRYM"
-constexpr uint16_t kMessageVersion = 1;
-enum class MessageType : uint16_t { kLease = 1, kReturn = 2 };
+constexpr uint16_t kMessageVersion = 2;
+// kLease: producer -> consumer, a descriptor. kReturn: consumer -> producer, a
+// lease id. kClosed: consumer -> producer, every imported handle is closed.
+enum class MessageType : uint16_t { kLease = 1, kReturn = 2, kClosed = 3 };
 constexpr size_t kHeaderSize = 8;
 constexpr size_t kMaxMessage = kHeaderSize + IpcBufferDescriptor::kSerializedSize;
+
+constexpr size_t message_size(MessageType type) {
+  switch (type) {
+    case MessageType::kLease:
+      return kMaxMessage;
+    case MessageType::kReturn:
+      return kHeaderSize + sizeof(uint64_t);
+    case MessageType::kClosed:
+      return kHeaderSize;
+  }
+  return 0;
+}
 
 class Writer {
  public:
@@ -59,8 +76,9 @@ void put_header(Writer& w, MessageType type) {
   w.put(static_cast<uint16_t>(type));
 }
 
-// The type of a received message, after checking its header and size.
-MessageType read_header(std::span<const std::byte> message, MessageType expected, size_t expected_size) {
+// The type of a received message, one of `a` or `b`, after checking its
+// header and its size.
+MessageType read_header(std::span<const std::byte> message, MessageType a, MessageType b) {
   if (message.size() < kHeaderSize)
     throw Error("CUDA IPC: short message (" + std::to_string(message.size()) + " bytes)");
   Reader r(message);
@@ -70,7 +88,7 @@ MessageType read_header(std::span<const std::byte> message, MessageType expected
   if (magic != kMessageMagic || version != kMessageVersion) {
     throw Error("CUDA IPC: message from a peer that is not a ferry process of this version");
   }
-  if (type != expected || message.size() != expected_size) {
+  if ((type != a && type != b) || message.size() != message_size(type)) {
     throw Error("CUDA IPC: unexpected message (type " + std::to_string(static_cast<int>(type)) + ", " +
                 std::to_string(message.size()) + " bytes)");
   }
@@ -164,6 +182,40 @@ std::optional<IpcServer::Connection> IpcServer::accept(std::chrono::milliseconds
   return Connection(std::move(fd));
 }
 
+IpcServer::Connection::Connection(UniqueFd fd) : fd_(std::move(fd)) {
+  ucred peer{};
+  socklen_t len = sizeof peer;
+  if (::getsockopt(fd_.get(), SOL_SOCKET, SO_PEERCRED, &peer, &len) == 0 && peer.pid > 0) {
+    // A pidfd becomes readable once the process has ended; absent (older
+    // kernels) the end of the socket has to do.
+    peer_.reset(static_cast<int>(::syscall(SYS_pidfd_open, peer.pid, 0)));
+  }
+}
+
+bool IpcServer::Connection::peer_gone_within(std::chrono::milliseconds timeout) const {
+  if (!peer_) return true;
+  pollfd pfd{peer_.get(), POLLIN, 0};
+  return ::poll(&pfd, 1, to_timeout_ms(timeout)) > 0;
+}
+
+IpcServer::Connection::Finished IpcServer::Connection::finish(std::chrono::milliseconds timeout) {
+  Finished out;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto left = [&] {
+    return std::max(std::chrono::milliseconds(0),
+                    std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()));
+  };
+  if (fd_) ::shutdown(fd_.get(), SHUT_WR);  // the consumer's receive() sees the end of the stream
+  while (connected_ && left().count() > 0) {
+    auto got = collect_returns(std::min(left(), std::chrono::milliseconds(100)));
+    out.returned.insert(out.returned.end(), got.begin(), got.end());
+  }
+  // Disconnected without saying so: the consumer died, and its handles go
+  // with its process, which may still be ending when its socket closes.
+  out.handles_closed = handles_closed_ || (!connected_ && peer_gone_within(left()));
+  return out;
+}
+
 bool IpcServer::Connection::send(const IpcBufferDescriptor& d) {
   if (!connected_) return false;
   if (outstanding_.count(d.id)) {
@@ -207,7 +259,15 @@ std::vector<uint64_t> IpcServer::Connection::collect_returns(std::chrono::millis
       break;
     }
     const std::span<const std::byte> m(message.data(), n);
-    read_header(m, MessageType::kReturn, kHeaderSize + sizeof(uint64_t));
+    if (read_header(m, MessageType::kReturn, MessageType::kClosed) == MessageType::kClosed) {
+      // Every handle is closed on the other side: all its leases are back.
+      handles_closed_ = true;
+      connected_ = false;
+      returned.insert(returned.end(), outstanding_.begin(), outstanding_.end());
+      outstanding_.clear();
+      fd_.reset();
+      break;
+    }
     uint64_t id;
     std::memcpy(&id, message.data() + kHeaderSize, sizeof id);
     if (outstanding_.erase(id) == 0) {
@@ -226,8 +286,11 @@ void ImportedBuffer::wait_on(cudaStream_t stream) const { FERRY_CUDA_CHECK(cudaS
 IpcClient::IpcClient(const std::string& name, std::chrono::milliseconds timeout)
     : fd_(detail::connect_seqpacket(name, to_timeout_ms(timeout))) {}
 
-IpcClient::~IpcClient() {
+IpcClient::~IpcClient() { close(); }
+
+void IpcClient::close_handles() noexcept {
   for (auto& [key, event] : events_) warn_unless_ok(cudaEventDestroy(event), "cudaEventDestroy(imported)");
+  events_.clear();
   int previous = -1;
   if (!memory_.empty() && cudaGetDevice(&previous) != cudaSuccess) previous = -1;
   for (auto& [key, mapping] : memory_) {
@@ -235,8 +298,21 @@ IpcClient::~IpcClient() {
       warn_unless_ok(cudaIpcCloseMemHandle(mapping.first), "cudaIpcCloseMemHandle");
     }
   }
+  memory_.clear();
   if (previous >= 0) (void)cudaSetDevice(previous);
   if (release_event_) warn_unless_ok(cudaEventDestroy(release_event_), "cudaEventDestroy");
+  release_event_ = nullptr;
+}
+
+void IpcClient::close() noexcept {
+  // Handles first: once told, the producer frees the memory behind them.
+  close_handles();
+  if (!fd_) return;
+  std::array<std::byte, message_size(MessageType::kClosed)> message;
+  Writer w(message.data());
+  put_header(w, MessageType::kClosed);
+  (void)detail::send_message(fd_.get(), message.data(), message.size());
+  fd_.reset();
 }
 
 std::optional<IpcBufferDescriptor> IpcClient::receive_descriptor(std::chrono::milliseconds timeout) {
@@ -247,12 +323,11 @@ std::optional<IpcBufferDescriptor> IpcClient::receive_descriptor(std::chrono::mi
   if (got == detail::Received::kTimeout) {
     throw Timeout("CUDA IPC: no batch from the producer within " + std::to_string(timeout.count()) + " ms");
   }
-  if (got == detail::Received::kEof) {
-    fd_.reset();
-    return std::nullopt;
-  }
+  // The end of the stream; the socket stays open so that close() can still
+  // tell the producer when the handles are closed.
+  if (got == detail::Received::kEof) return std::nullopt;
   const std::span<const std::byte> m(message.data(), n);
-  read_header(m, MessageType::kLease, kMaxMessage);
+  read_header(m, MessageType::kLease, MessageType::kLease);
   return IpcBufferDescriptor::deserialize(m.subspan(kHeaderSize));
 }
 
@@ -322,7 +397,7 @@ void IpcClient::release(const ImportedBuffer& buffer, cudaStream_t consumer_stre
 
 bool IpcClient::release_id(uint64_t id) {
   if (!fd_) return false;
-  std::array<std::byte, kHeaderSize + sizeof(uint64_t)> message;
+  std::array<std::byte, message_size(MessageType::kReturn)> message;
   Writer w(message.data());
   put_header(w, MessageType::kReturn);
   w.put(id);

@@ -15,11 +15,14 @@
 ///   d.id = i; d.bytes = n; ...   fill on stream s, cudaEventRecord(pool.ready_event(i), s)
 ///   conn->send(d);
 ///   for (uint64_t id : conn->collect_returns(timeout)) pool.release(pool.buffer(id), nullptr);
+///   conn->finish(timeout);   // end of stream; the consumer closes its handles
+///   // only now free the buffers (cudaFree of memory still open elsewhere is undefined)
 /// Consumer:
 ///   cuda::IpcClient client("@ferry-demo", std::chrono::seconds(30));
 ///   while (auto b = client.receive(std::chrono::seconds(30))) {
 ///     b->wait_on(my_stream); train(b->data, my_stream); client.release(*b, my_stream);
 ///   }
+///   client.close();          // closes every imported handle, then tells the producer
 #include <cuda_runtime_api.h>
 
 #include <array>
@@ -90,7 +93,9 @@ class IpcServer {
 /// from one thread at a time.
 class IpcServer::Connection {
  public:
-  explicit Connection(UniqueFd fd) : fd_(std::move(fd)) {}
+  /// Over a connected socket; notes the peer process (SO_PEERCRED) to know
+  /// when it has ended.
+  explicit Connection(UniqueFd fd);
 
   /// Lends the buffer `d` describes (its filling work already recorded on its
   /// ready event). Throws ferry::InvalidOption when `d.id` is still lent out.
@@ -109,10 +114,25 @@ class IpcServer::Connection {
   /// The socket, for a caller's poll/epoll loop (readable: returns or EOF).
   int fd() const noexcept { return fd_.get(); }
 
+  struct Finished {
+    bool handles_closed = false;     ///< the consumer holds no handle: the buffers may be freed
+    std::vector<uint64_t> returned;  ///< ids that came back meanwhile (all outstanding ones when closed)
+  };
+  /// Ends the stream before the buffers are freed: half-closes (the consumer's
+  /// receive() sees the end), then waits up to `timeout` until the consumer has
+  /// closed every imported handle (IpcClient::close() says so) or, when it
+  /// died, until its process has ended. `handles_closed` false: the consumer
+  /// still holds handles; freeing the buffers now is undefined behaviour.
+  Finished finish(std::chrono::milliseconds timeout);
+
  private:
+  bool peer_gone_within(std::chrono::milliseconds timeout) const;
+
   UniqueFd fd_;
+  UniqueFd peer_;  // pidfd of the consumer process (invalid when unknown)
   std::set<uint64_t> outstanding_;
   bool connected_ = true;
+  bool handles_closed_ = false;  // the consumer said so before disconnecting
 };
 
 /// A buffer the consumer holds, mapped into its address space. Valid until
@@ -138,13 +158,13 @@ class IpcClient {
   /// Connects to `name`, retrying up to `timeout` while nobody listens
   /// (ferry::Timeout then).
   IpcClient(const std::string& name, std::chrono::milliseconds timeout);
-  /// Closes every imported handle. Buffers still held are returned by the
-  /// producer on EOF.
+  /// close().
   ~IpcClient();
   IpcClient(const IpcClient&) = delete;
   IpcClient& operator=(const IpcClient&) = delete;
 
-  /// The next descriptor, or nullopt when the producer closed the connection.
+  /// The next descriptor, or nullopt once the producer has ended the stream
+  /// (Connection::finish, or its exit); then close().
   /// Throws ferry::Timeout after `timeout`. No CUDA call is made.
   std::optional<IpcBufferDescriptor> receive_descriptor(std::chrono::milliseconds timeout);
   /// receive_descriptor() and import it (cudaIpcOpenMemHandle, cached).
@@ -158,13 +178,15 @@ class IpcClient {
   /// buffer is pending. Returns false when the producer has gone.
   bool release_id(uint64_t id);
 
-  /// Closes the connection now; the producer takes back every buffer still
-  /// held (imported handles stay open until destruction).
-  void close() noexcept { fd_.reset(); }
+  /// Closes every imported handle (every ImportedBuffer is invalid after
+  /// this), tells the producer so, and closes the connection: the producer
+  /// takes back every buffer still held and may free them. Idempotent.
+  void close() noexcept;
   int fd() const noexcept { return fd_.get(); }
 
  private:
   int local_device(const IpcBufferDescriptor& d);
+  void close_handles() noexcept;
 
   UniqueFd fd_;
   std::map<std::array<char, CUDA_IPC_HANDLE_SIZE>, std::pair<void*, int>> memory_;  // handle -> (base, device)

@@ -17,11 +17,16 @@ std::string error_message(cudaError_t err, const char* call) {
          std::to_string(static_cast<int>(err)) + ")";
 }
 
+bool is_teardown_error(cudaError_t err) noexcept {
+  return err == cudaErrorCudartUnloading || err == cudaErrorContextIsDestroyed;
+}
+
 void check(cudaError_t err, const char* call) {
   if (err == cudaSuccess) return;
   // A non-sticky error also sits in the runtime's last-error slot; clear it so
   // the next kernel launch check does not blame itself for this call.
   (void)cudaGetLastError();
+  if (is_teardown_error(err)) throw RuntimeUnloading(error_message(err, call));
   throw Error(error_message(err, call));
 }
 
@@ -29,7 +34,7 @@ void warn_unless_ok(cudaError_t err, const char* call) noexcept {
   if (err == cudaSuccess) return;
   (void)cudaGetLastError();
   // At process exit the runtime may already be gone; nothing is left to free.
-  if (err == cudaErrorCudartUnloading || err == cudaErrorContextIsDestroyed) return;
+  if (is_teardown_error(err)) return;
   std::fprintf(stderr, "ferry: warning: %s\n", error_message(err, call).c_str());
 }
 
@@ -123,7 +128,12 @@ void Event::record(cudaStream_t stream) const { FERRY_CUDA_CHECK(cudaEventRecord
 
 bool Event::query() const {
   const cudaError_t err = cudaEventQuery(event_);
-  if (err == cudaErrorNotReady) return false;  // not an error; leaves no last-error state
+  if (err == cudaErrorNotReady) {
+    // Not an error, but the runtime records it as the last error; clear it as
+    // PyTorch does, or the next cudaGetLastError() after a launch reports it.
+    (void)cudaGetLastError();
+    return false;
+  }
   FERRY_CUDA_CHECK(err);
   return true;
 }

@@ -11,8 +11,11 @@
 /// calling thread, restoring the previous one), so callers never have to.
 #include <cuda_runtime_api.h>
 
+#include <chrono>
 #include <string>
 #include <utility>
+
+#include "base/error.h"
 
 namespace ferry::cuda {
 
@@ -29,11 +32,38 @@ struct DeviceStatus {
 
 /// Probes the driver and devices. Never throws; works without a driver or GPU
 /// (then `available` is false and `reason` carries the runtime's error text).
+/// Initializes the driver in this process (cuInit), which may start the
+/// driver's threads; see device_status_in_child().
 DeviceStatus device_status() noexcept;
 
+/// device_status() run in a short-lived child process (fork), so that this
+/// process stays free of CUDA and of the driver's threads and can still fork
+/// workers safely. Only for a single-threaded caller on which CUDA is not
+/// initialized (fork keeps one thread: a lock another thread held would stay
+/// locked in the child; and a forked child cannot use CUDA its parent already
+/// initialized). Waits up to `timeout` for the child, then reports the GPU
+/// unusable, saying so. Never throws.
+DeviceStatus device_status_in_child(std::chrono::milliseconds timeout) noexcept;
+
+/// True once the CUDA driver has been initialized in this process (by ferry or
+/// by anyone else: PyTorch, a library). Never initializes it.
+bool driver_initialized() noexcept;
+
+/// Thrown by check() for the errors that only mean the runtime or its context
+/// is gone (process exit after cudart unloaded, a reset device): there is
+/// nothing left to free, so destructors drop it silently.
+class RuntimeUnloading : public Error {
+ public:
+  using Error::Error;
+};
+
+/// True for cudaErrorCudartUnloading and cudaErrorContextIsDestroyed.
+bool is_teardown_error(cudaError_t err) noexcept;
+
 /// Throws ferry::Error("<call> failed: <cudaGetErrorString> (<cudaGetErrorName>)")
-/// when `err` is not cudaSuccess, after clearing the runtime's last-error state
-/// so a later cudaGetLastError() does not report it again.
+/// when `err` is not cudaSuccess (RuntimeUnloading for a teardown error), after
+/// clearing the runtime's last-error state so a later cudaGetLastError() does
+/// not report it again.
 void check(cudaError_t err, const char* call);
 
 /// The message check() would throw, for destructors that can only log.
@@ -104,7 +134,9 @@ class Event {
 
   cudaEvent_t get() const noexcept { return event_; }
   void record(cudaStream_t stream) const;
-  /// True when all work captured by the last record() has completed.
+  /// True when all work captured by the last record() has completed. "Not yet"
+  /// leaves nothing in the runtime's last-error slot (a later kernel launch
+  /// check would blame itself for it).
   bool query() const;
   void synchronize() const;
 

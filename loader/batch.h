@@ -125,6 +125,10 @@ class Batch {
   /// The keep-alive of the memory; share it to extend the batch's memory
   /// lifetime (e.g. a DLPack capsule).
   const std::shared_ptr<void>& owner() const { return owner_; }
+  /// Device batches: the object behind wait_on()/release_after(), owned by
+  /// owner() (valid while any copy of it lives), for holders that outlive
+  /// this Batch (a DLPack capsule); null on the host.
+  DeviceMemory* device_memory() const { return on_device() ? device_ : nullptr; }
 
   /// For the loader: the same batch over a copy of its memory at
   /// `device_memory` (`bytes` long) that `owner` keeps alive and `device`

@@ -5,10 +5,18 @@
     .venv/bin/python tools/compare_pytorch.py --data ../shared/data/imagenet-1k-sample \
         --workers 2 --pipelines train,val --rounds 5
 
+    tools/compare_pytorch.py --data DIR --workers 16 --device cuda   # on a GPU machine
+
 Both loaders read the same ImageFolder with the same number of worker
 processes, the same batch size and the same transforms:
   train: RandomResizedCrop(224) + RandomHorizontalFlip + ToTensor + Normalize
   val:   Resize(256) + CenterCrop(224) + ToTensor + Normalize
+With --device cuda every batch is delivered to GPU 0 and the consumer waits
+for its copy before taking the next: ferry-bench --device cuda (the loader's
+page-locked arenas and copy stream), against torch's DataLoader with
+pin_memory=True and images.to("cuda", non_blocking=True) followed by a wait on
+the current stream. ferry's side only needs the ferry-bench binary
+(--ferry-bench), not the Python module.
 Each run is its own process. Rounds alternate the two loaders (and swap which
 goes first every round), so drift of a shared machine hits both alike; the
 table shows medians over the rounds.
@@ -54,8 +62,13 @@ def torch_child(args):
     extra = {}
     if args.workers > 0:
         extra = dict(persistent_workers=True, prefetch_factor=2)
+    cuda = args.device == "cuda"
+    if cuda and not torch.cuda.is_available():
+        sys.exit("compare_pytorch: --device cuda, but torch sees no usable GPU")
     loader = torch.utils.data.DataLoader(dataset, batch_size=args.batch_size, shuffle=True,
-                                         num_workers=args.workers, **extra)
+                                         num_workers=args.workers, pin_memory=cuda, **extra)
+    if cuda:
+        torch.cuda.init()  # context creation outside the measured window, as ferry-bench's loader setup
     images = 0
     worker_pids = set()
     start = time.perf_counter()
@@ -64,6 +77,10 @@ def torch_child(args):
         it = iter(loader)
         worker_pids.update(w.pid for w in getattr(it, "_workers", []))
         for images_batch, labels in it:
+            if cuda:
+                images_batch = images_batch.to("cuda", non_blocking=True)
+                labels = labels.to("cuda", non_blocking=True)
+                torch.cuda.current_stream().synchronize()  # as ferry-bench waits for each copy
             images += images_batch.shape[0]
     wall = time.perf_counter() - start
     # Workers are persistent and still alive: their whole CPU time lies in the window.
@@ -155,13 +172,14 @@ def measured_run(cmd):
 
 def ferry_cmd(a, pipeline, seed):
     return [a.ferry_bench, "--data", a.data, "--pipeline", pipeline, "--workers", str(a.workers), "--batch-size",
-            str(a.batch_size), "--epochs", str(a.epochs), "--seed", str(seed), "--json", "-", "--no-progress"]
+            str(a.batch_size), "--epochs", str(a.epochs), "--seed", str(seed), "--json", "-", "--no-progress",
+            "--device", a.device]
 
 
 def torch_cmd(a, pipeline, seed):
     return [sys.executable, os.path.abspath(__file__), "--torch-child", "--data", a.data, "--pipeline", pipeline,
             "--workers", str(a.workers), "--batch-size", str(a.batch_size), "--epochs", str(a.epochs), "--seed",
-            str(seed)]
+            str(seed), "--device", a.device]
 
 
 def warm_page_cache(root):
@@ -186,6 +204,8 @@ def main():
     p.add_argument("--epochs", type=int, default=1, help="epochs per run")
     p.add_argument("--rounds", type=int, default=3, help="alternating rounds; the table shows medians")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                   help="cuda: deliver every batch to GPU 0 (pinned host memory, async copy, wait)")
     p.add_argument("--ferry-bench", default=os.path.join(ROOT, "build", "bin", "ferry-bench"))
     p.add_argument("--json", help="also write all runs and the medians to this file")
     p.add_argument("--torch-child", action="store_true", help=argparse.SUPPRESS)
@@ -222,7 +242,7 @@ def main():
 
     print()
     print(f"{a.rounds} alternating rounds, {a.workers} workers, batch {a.batch_size}, {a.epochs} epoch(s) per run, "
-          f"medians; data {a.data}")
+          f"device {a.device}, medians; data {a.data}")
     header = ("| pipeline | ferry images/s | torch images/s | ratio | ferry images/CPU-s | torch images/CPU-s "
               "| ratio | ferry peak RSS | torch peak RSS | ferry peak PSS | torch peak PSS |")
     print(header)

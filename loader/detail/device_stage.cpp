@@ -1,10 +1,12 @@
 #include "loader/detail/device_stage.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <utility>
 
 #include "base/error.h"
+#include "loader/detail/spawn_payload.h"
 #include "workers/shared_segment.h"
 
 #ifdef FERRY_HAVE_CUDA
@@ -32,6 +34,21 @@ size_t used_bytes(const Batch& batch) {
 #ifdef FERRY_HAVE_CUDA
 
 namespace {
+
+// cuInit on a machine with many GPUs takes seconds; a probe that takes this
+// long has a driver problem worth reporting.
+constexpr auto kGpuProbeTimeout = std::chrono::seconds(60);
+
+// The loader's first pool forks its workers, so nothing CUDA may run in this
+// process before that (the driver starts threads of its own, which the
+// fork-safety rule counts): while the process is single-threaded and CUDA is
+// untouched, a short-lived child probes. Otherwise the process already runs
+// threads (its workers will be spawned, or forked with a warning) or CUDA, and
+// probing here changes nothing.
+cuda::DeviceStatus probe_gpu() {
+  if (count_threads() == 1 && !cuda::driver_initialized()) return cuda::device_status_in_child(kGpuProbeTimeout);
+  return cuda::device_status();
+}
 
 // The registrations of one pool's arenas; shared by the stage and by each copy
 // still reading from them.
@@ -77,8 +94,14 @@ class OneOffDeviceBuffer final : public DeviceMemory {
     }
   }
   ~OneOffDeviceBuffer() override {
-    cuda::ScopedDevice on(device_);
-    cuda::warn_unless_ok(cudaFree(data_), "cudaFree");
+    try {
+      cuda::ScopedDevice on(device_);
+      cuda::warn_unless_ok(cudaFree(data_), "cudaFree");
+    } catch (const cuda::RuntimeUnloading&) {
+      // Process exit: the driver has freed it with the context.
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "ferry: warning: freeing a one-off device buffer: %s\n", e.what());
+    }
   }
   OneOffDeviceBuffer(const OneOffDeviceBuffer&) = delete;
   OneOffDeviceBuffer& operator=(const OneOffDeviceBuffer&) = delete;
@@ -134,7 +157,7 @@ std::unique_ptr<DeviceStage> DeviceStage::create(const LoaderOptions& options, c
                                                  std::string& note) {
   note.clear();
   if (options.device < 0 && options.pin_memory == PinMemory::kOff) return nullptr;
-  const cuda::DeviceStatus status = cuda::device_status();
+  const cuda::DeviceStatus status = probe_gpu();
   if (!status.available) {
     if (options.device >= 0)
       throw InvalidOption("ferry: option device=" + std::to_string(options.device) +
@@ -245,6 +268,11 @@ std::string DeviceStage::describe() const {
 
 int64_t DeviceStage::pageable_batches() const { return impl_->pageable_batches; }
 
+std::string gpu_unavailable_reason() {
+  const cuda::DeviceStatus status = probe_gpu();
+  return status.available ? std::string() : status.reason;
+}
+
 #else  // no CUDA stage: validate() has refused device >= 0 and pin_memory=on.
 
 struct DeviceStage::Impl {};
@@ -267,6 +295,7 @@ void DeviceStage::detach() noexcept {}
 Batch DeviceStage::deliver(Batch host) { return host; }
 std::string DeviceStage::describe() const { return {}; }
 int64_t DeviceStage::pageable_batches() const { return 0; }
+std::string gpu_unavailable_reason() { return "this ferry was built without the CUDA stage"; }
 
 #endif
 

@@ -6,6 +6,14 @@
 // only once the copy has landed. Nothing here runs in a worker process, and
 // this header needs no CUDA header.
 //
+// CUDA before the first fork: create() probes the GPU in a short-lived child
+// while this process is single-threaded and CUDA-free, so the first pool forks
+// before the driver starts its threads (they come with the first page-lock or
+// copy, in attach()). From then on the process runs the driver's threads (and
+// the copier's), which count_threads() counts like any other: later worker
+// starts (respawns too; LaunchPolicy decides each) spawn under
+// start_method=auto, and an explicit fork is refused.
+//
 // Teardown order: the copier (it waits for queued copies and runs their
 // callbacks), then the registrations, then the pool. Each copy's callback holds
 // the registrations of its pool, so a pool stopped between epochs keeps its
@@ -59,5 +67,10 @@ class DeviceStage {
 
 // The bytes of `batch`'s memory its fields use: [memory(), memory() + this).
 size_t used_bytes(const Batch& batch);
+
+// Empty when a GPU is usable for device/pin_memory, else why not; found as
+// DeviceStage::create finds it, without initializing CUDA in a process that
+// has not yet (a short-lived child probes), so a first fork stays safe.
+std::string gpu_unavailable_reason();
 
 }  // namespace ferry::detail

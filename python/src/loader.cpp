@@ -85,6 +85,18 @@ PinMemory parse_pin_memory(const py::object& v) {
   return v.cast<bool>() ? PinMemory::kOn : PinMemory::kOff;
 }
 
+// None or "cpu": host batches; "cuda", "cuda:N" or N: batches copied to GPU N.
+int parse_device(const py::object& v) {
+  if (v.is_none()) return -1;
+  if (py::isinstance<py::int_>(v)) return v.cast<int>();
+  const std::string s = py::str(v).cast<std::string>();  // a torch.device prints as "cuda:0"
+  if (s == "cpu") return -1;
+  if (s == "cuda") return 0;
+  if (s.rfind("cuda:", 0) == 0 && s.size() > 5 && s.find_first_not_of("0123456789", 5) == std::string::npos)
+    return std::stoi(s.substr(5));
+  throw InvalidOption("ferry: device must be None, 'cpu', 'cuda', 'cuda:N' or an int N, got '" + s + "'");
+}
+
 // The ferry-worker program shipped beside the module (pip install puts it in
 // ferry_bin/ next to the .so), for the spawn start method. The engine's own
 // lookup ($FERRY_WORKER, beside the python executable, the build tree) comes
@@ -312,7 +324,8 @@ std::unique_ptr<PyLoader> make_loader(const PyDataset& dataset, int64_t batch_si
                                       const py::object& pin_memory, double timeout, bool in_order, uint64_t seed,
                                       int threads_per_worker, const std::string& on_bad_sample,
                                       const std::string& on_worker_failure, py::object rank, py::object world_size,
-                                      const std::string& start_method, py::object worker_executable) {
+                                      const std::string& start_method, py::object worker_executable,
+                                      const py::object& device) {
   if (!(timeout >= 0) || !std::isfinite(timeout))
     throw InvalidOption("ferry: timeout must be a finite number of seconds >= 0 (0 = none), got " +
                         std::to_string(timeout));
@@ -331,6 +344,7 @@ std::unique_ptr<PyLoader> make_loader(const PyDataset& dataset, int64_t batch_si
   o.on_worker_failure = parse_option<OnWorkerFailure>("on_worker_failure", on_worker_failure);
   o.start_method = parse_option<StartMethod>("start_method", start_method);
   o.pin_memory = parse_pin_memory(pin_memory);
+  o.device = parse_device(device);
   o.worker_executable = worker_executable.is_none() ? g_default_worker : worker_executable.cast<std::string>();
   if (!world_size.is_none() || !rank.is_none()) {
     if (world_size.is_none() || rank.is_none())
@@ -411,7 +425,7 @@ void bind_loader(py::module_& m) {
            py::arg("timeout") = 0.0, py::arg("in_order") = true, py::arg("seed") = 0, py::arg("threads_per_worker") = 1,
            py::arg("on_bad_sample") = "error", py::arg("on_worker_failure") = "error", py::arg("rank") = py::none(),
            py::arg("world_size") = py::none(), py::arg("start_method") = "auto",
-           py::arg("worker_executable") = py::none())
+           py::arg("worker_executable") = py::none(), py::arg("device") = py::none())
       .def("__len__", &PyLoader::size)
       .def("__iter__",
            [](py::object self) {
@@ -434,6 +448,7 @@ void bind_loader(py::module_& m) {
       .def_property_readonly("batch_size", [](const PyLoader& l) { return l.options().batch_size; })
       .def_property_readonly("num_workers", [](const PyLoader& l) { return l.options().num_workers; })
       .def_property_readonly("seed", [](const PyLoader& l) { return l.options().seed; })
+      .def_property_readonly("device", [](const PyLoader& l) { return device_name(l.options().device); })
       .def("__repr__", [](PyLoader& l) { return "ferry.DataLoader(\n" + l.describe() + ")"; });
 }
 

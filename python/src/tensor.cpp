@@ -2,6 +2,7 @@
 
 #include <pybind11/stl.h>
 
+#include <optional>
 #include <sstream>
 #include <string>
 #include <utility>
@@ -43,12 +44,12 @@ struct ExportContext {
 };
 
 template <class Managed>
-Managed* make_managed(const std::shared_ptr<void>& owner, const TensorView& v) {
+Managed* make_managed(const std::shared_ptr<void>& owner, const TensorView& v, std::pair<int, int> device) {
   auto ctx = std::make_unique<ExportContext>(ExportContext{owner, v.shape, v.strides});
   auto m = std::make_unique<Managed>();
   dlpack::DLTensor& t = m->dl_tensor;
   t.data = v.data;
-  t.device = {dlpack::kDLCPU, 0};
+  t.device = {device.first, device.second};
   t.ndim = static_cast<int32_t>(ctx->shape.size());
   t.dtype = dl_dtype(v.dtype);
   t.shape = ctx->shape.empty() ? nullptr : ctx->shape.data();
@@ -97,9 +98,29 @@ std::string shape_text(const std::vector<int64_t>& shape) {
 
 py::object numpy_view(const py::object& self) { return py::module_::import("numpy").attr("from_dlpack")(self); }
 
+// The cudaStream_t a DLPack consumer names (None: the legacy default stream),
+// or nullopt for -1 (the consumer synchronizes itself).
+std::optional<void*> consumer_stream(const py::object& stream) {
+  if (stream.is_none()) return nullptr;
+  if (!py::isinstance<py::int_>(stream))
+    throw py::type_error("ferry: __dlpack__(stream=...) takes an integer CUDA stream handle or None");
+  const auto handle = stream.cast<long long>();
+  if (handle == -1) return std::nullopt;
+  if (handle == 0)
+    throw py::value_error(
+        "ferry: __dlpack__(stream=0) is ambiguous for CUDA (DLPack): pass 1 for the legacy default stream, 2 for "
+        "the per-thread default stream, or the stream's handle");
+  if (handle < 0) throw py::value_error("ferry: __dlpack__: invalid stream handle " + std::to_string(handle));
+  // 1 and 2 are cudaStreamLegacy and cudaStreamPerThread as the runtime spells them.
+  return reinterpret_cast<void*>(static_cast<uintptr_t>(handle));
+}
+
 }  // namespace
 
-Tensor::Tensor(std::shared_ptr<void> owner, TensorView view) : owner_(std::move(owner)), view_(std::move(view)) {
+std::string device_name(int device) { return device < 0 ? "cpu" : "cuda:" + std::to_string(device); }
+
+Tensor::Tensor(std::shared_ptr<void> owner, TensorView view, Placement where)
+    : owner_(std::move(owner)), view_(std::move(view)), where_(where) {
   if (view_.strides.size() != view_.shape.size()) {
     // Fill row-major strides (in elements) when the view came without them.
     view_.strides.assign(view_.shape.size(), 1);
@@ -107,17 +128,33 @@ Tensor::Tensor(std::shared_ptr<void> owner, TensorView view) : owner_(std::move(
   }
 }
 
+std::pair<int, int> Tensor::dlpack_device() const {
+  if (where_.device < 0) return {int(dlpack::kDLCPU), 0};
+  return {int(dlpack::kDLCUDA), where_.device};
+}
+
+void Tensor::wait_for_copy(const py::object& stream) const {
+  const std::optional<void*> s = consumer_stream(stream);
+  if (!s || where_.memory == nullptr) return;
+  // The consumer's stream waits on the GPU; the batch remembers it, so its
+  // buffer is recycled only after that stream's work on it.
+  where_.memory->wait_on(*s);
+}
+
 py::capsule Tensor::dlpack(const py::object& stream, const py::object& max_version, const py::object& dl_device,
                            const py::object& copy) const {
-  // For CPU data the Array API asks consumers to pass stream=None; there is
-  // nothing to synchronize, so any value is accepted and ignored.
-  (void)stream;
+  const auto own = dlpack_device();
   if (!dl_device.is_none()) {
     auto dev = dl_device.cast<std::pair<int, int>>();
-    if (dev.first != dlpack::kDLCPU)
-      throw py::buffer_error("ferry: batch fields live in host memory (kDLCPU); cannot export to device type " +
-                             std::to_string(dev.first) + " without a copy");
+    if (dev != own)
+      throw py::buffer_error("ferry: this field lives on " + device_name(where_.device) + " (DLPack device " +
+                             std::to_string(own.first) + ", " + std::to_string(own.second) +
+                             "); cannot export it to device (" + std::to_string(dev.first) + ", " +
+                             std::to_string(dev.second) + ") without a copy");
   }
+  // For host data the Array API asks consumers to pass stream=None; there is
+  // nothing to synchronize, so any value is accepted and ignored.
+  if (where_.device >= 0) wait_for_copy(stream);
   if (!copy.is_none() && copy.cast<bool>())
     throw py::buffer_error(
         "ferry: __dlpack__(copy=True) is not supported: fields are exported without copies; "
@@ -129,13 +166,13 @@ py::capsule Tensor::dlpack(const py::object& stream, const py::object& max_versi
   }
   PyObject* capsule = nullptr;
   if (versioned) {
-    auto* m = make_managed<dlpack::DLManagedTensorVersioned>(owner_, view_);
+    auto* m = make_managed<dlpack::DLManagedTensorVersioned>(owner_, view_, own);
     m->version = {dlpack::kMajorVersion, dlpack::kMinorVersion};
     m->flags = 0;
     capsule = PyCapsule_New(m, "dltensor_versioned", versioned_capsule_destructor);
     if (!capsule) m->deleter(m);
   } else {
-    auto* m = make_managed<dlpack::DLManagedTensor>(owner_, view_);
+    auto* m = make_managed<dlpack::DLManagedTensor>(owner_, view_, own);
     capsule = PyCapsule_New(m, "dltensor", legacy_capsule_destructor);
     if (!capsule) m->deleter(m);
   }
@@ -143,10 +180,13 @@ py::capsule Tensor::dlpack(const py::object& stream, const py::object& max_versi
   return py::reinterpret_steal<py::capsule>(capsule);
 }
 
-RaggedTensor::RaggedTensor(std::shared_ptr<void> owner, const BatchField& field)
-    : values_(owner, field.values), offsets_(owner, field.offsets) {}
+RaggedTensor::RaggedTensor(std::shared_ptr<void> owner, const BatchField& field, Placement where)
+    : values_(owner, field.values, where), offsets_(owner, field.offsets, where) {}
 
 Tensor RaggedTensor::item(int64_t i) const {
+  if (values_.placement().device >= 0)
+    throw py::type_error("ferry: r[i] reads the offsets, which live on " + device_name(values_.placement().device) +
+                         "; take r.values and r.offsets with torch.from_dlpack instead");
   const int64_t n = size();
   if (i < 0) i += n;
   if (i < 0 || i >= n)
@@ -157,16 +197,17 @@ Tensor RaggedTensor::item(int64_t i) const {
   v.data = static_cast<std::byte*>(values_.view().data) + size_t(off[i]) * dtype_size(v.dtype);
   v.shape = {off[i + 1] - off[i]};
   v.strides = {1};
-  return Tensor(values_.owner(), std::move(v));
+  return Tensor(values_.owner(), std::move(v), values_.placement());
 }
 
 py::dict batch_to_dict(const Batch& batch) {
   py::dict out;
+  const Placement where = Placement::of(batch);
   for (const BatchField& f : batch.fields()) {
     if (f.ragged)
-      out[py::str(f.name)] = py::cast(RaggedTensor(batch.owner(), f));
+      out[py::str(f.name)] = py::cast(RaggedTensor(batch.owner(), f, where));
     else
-      out[py::str(f.name)] = py::cast(Tensor(batch.owner(), f.values));
+      out[py::str(f.name)] = py::cast(Tensor(batch.owner(), f.values, where));
   }
   return out;
 }
@@ -179,7 +220,14 @@ void bind_tensors(py::module_& m) {
       .def("__dlpack__", &Tensor::dlpack, py::arg("stream") = py::none(), py::kw_only(),
            py::arg("max_version") = py::none(), py::arg("dl_device") = py::none(), py::arg("copy") = py::none(),
            "DLPack capsule of this field (no copy).")
-      .def("__dlpack_device__", [](const Tensor&) { return py::make_tuple(int(dlpack::kDLCPU), 0); })
+      .def("__dlpack_device__",
+           [](const Tensor& t) { return py::make_tuple(t.dlpack_device().first, t.dlpack_device().second); })
+      .def_property_readonly(
+          "device", [](const Tensor& t) { return device_name(t.placement().device); },
+          "'cpu', or 'cuda:N' for a field of a device batch (DataLoader(device=...)).")
+      .def_property_readonly(
+          "page_locked", [](const Tensor& t) { return t.placement().page_locked; },
+          "True for host memory page-locked for the GPU (pin_memory; False for a batch in a one-off segment).")
       .def(
           "__array__",
           [](py::object self, py::object dtype, py::object copy) {

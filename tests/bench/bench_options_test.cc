@@ -91,7 +91,7 @@ TEST(BenchOptions, FlagEqualsValueFormIsAccepted) {
 }
 
 TEST(BenchOptions, PipelinesAndPoliciesHaveTheirNames) {
-  for (const char* p : {"train", "val", "decode", "read"}) {
+  for (const char* p : {"train", "val", "decode", "read", "train_u8", "val_u8"}) {
     const ParseResult r = parse({"--pipeline", p});
     ASSERT_TRUE(r.error.empty()) << r.error;
     EXPECT_EQ(to_string(r.options.pipeline), p);
@@ -151,6 +151,18 @@ TEST(BenchOptions, ChecksumNeedsHostBatches) {
   EXPECT_NE(parse({"--device", "cuda", "--checksum"}).error.find("--device cuda"), std::string::npos);
 }
 
+TEST(BenchOptions, GpuNormalizeNeedsCudaAndAUint8Pipeline) {
+  const ParseResult ok = parse({"--gpu-normalize", "--device", "cuda", "--pipeline", "train_u8"});
+  ASSERT_TRUE(ok.error.empty()) << ok.error;
+  EXPECT_TRUE(ok.options.gpu_normalize);
+  EXPECT_FALSE(parse({}).options.gpu_normalize);
+  for (const auto& args : {std::vector<std::string>{"--gpu-normalize", "--pipeline", "train_u8"},
+                           std::vector<std::string>{"--gpu-normalize", "--device", "cuda", "--pipeline", "train"}}) {
+    const ParseResult r = parse(args);
+    EXPECT_NE(r.error.find("--gpu-normalize"), std::string::npos) << r.error;
+  }
+}
+
 TEST(BenchOptions, TraceCannotBeCombinedWithASweep) {
   EXPECT_FALSE(parse({"--trace", "t.json", "--sweep-workers", "1,2"}).error.empty());
 }
@@ -164,7 +176,7 @@ TEST(BenchOptions, UsageMentionsEveryFlag) {
   const std::string u = usage();
   for (const char* flag : {"--data", "--pipeline", "--batch-size", "--workers", "--threads", "--prefetch", "--epochs",
                            "--seconds", "--seed", "--no-shuffle", "--start-method", "--on-bad-sample", "--device",
-                           "--json", "--trace", "--checksum", "--sweep-workers", "--no-progress"})
+                           "--json", "--trace", "--checksum", "--sweep-workers", "--no-progress", "--gpu-normalize"})
     EXPECT_NE(u.find(flag), std::string::npos) << flag;
 }
 

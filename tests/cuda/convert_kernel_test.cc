@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "base/error.h"
@@ -125,6 +126,22 @@ TEST(ConvertKernel, RejectsBadArguments) {
   EXPECT_THROW(convert_hwc_u8_to_chw(bad, &dummy, nullptr, &dummy, nullptr), InvalidOption);
   EXPECT_THROW(convert_hwc_u8_to_chw(testing::layout_spec(DType::kFloat32), nullptr, nullptr, &dummy, nullptr),
                InvalidOption);
+}
+
+TEST(ConvertKernel, MisalignedOutputIsRefusedBeforeTheLaunch) {
+  // No GPU needed: the check comes before anything reaches the device, where
+  // a misaligned store would be a sticky error for the whole process.
+  alignas(8) uint8_t bytes[64] = {};
+  for (DType t : kOutTypes) {
+    try {
+      convert_hwc_u8_to_chw(testing::layout_spec(t), bytes, nullptr, bytes + 1, nullptr);
+      ADD_FAILURE() << dtype_name(t) << ": no exception";
+    } catch (const InvalidOption& e) {
+      EXPECT_NE(std::string(e.what()).find("not aligned to " + std::to_string(dtype_size(t)) + " bytes"),
+                std::string::npos)
+          << e.what();
+    }
+  }
 }
 
 }  // namespace

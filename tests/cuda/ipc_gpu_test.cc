@@ -62,6 +62,13 @@ class IpcTwoProcesses : public ::testing::Test {
   void SetUp() override {
     FERRY_REQUIRE_GPU();
     if (bin_dir().empty()) GTEST_SKIP() << "FERRY_BIN_DIR is not set (run through ctest)";
+    if (std::string(FERRY_IPC_EXAMPLE_SUFFIX).empty()) {
+      // One process per GPU: the consumer could not create its context.
+      int mode = cudaComputeModeDefault;
+      if (cudaDeviceGetAttribute(&mode, cudaDevAttrComputeMode, 0) == cudaSuccess &&
+          mode == cudaComputeModeExclusiveProcess)
+        GTEST_SKIP() << "the GPU is in Exclusive_Process compute mode: two processes cannot share it";
+    }
     producer_ = bin_dir() + "/ferry-ipc-producer" FERRY_IPC_EXAMPLE_SUFFIX;
     consumer_ = bin_dir() + "/ferry-ipc-consumer" FERRY_IPC_EXAMPLE_SUFFIX;
     if (::access(producer_.c_str(), X_OK) != 0) GTEST_SKIP() << producer_ << " is not built";

@@ -93,6 +93,51 @@ TEST(IpcProtocol, ConsumerReturnsLeasesAndClosingReturnsTheRest) {
   EXPECT_TRUE(conn->outstanding().empty()) << "a buffer sent to nobody is not lent";
 }
 
+TEST(IpcProtocol, FinishWaitsUntilTheConsumerHasClosedItsHandles) {
+  IpcServer server(unique_name("finish"));
+  IpcClient client(server.name(), milliseconds(2000));
+  auto conn = server.accept(milliseconds(2000));
+  ASSERT_TRUE(conn.has_value());
+  ASSERT_TRUE(conn->send(descriptor(1)));
+  ASSERT_TRUE(client.receive_descriptor(milliseconds(2000)).has_value());
+  // Still holding its handles: the producer must not free yet.
+  auto early = conn->finish(milliseconds(100));
+  EXPECT_FALSE(early.handles_closed);
+  EXPECT_TRUE(early.returned.empty());
+  // The half-close reached the consumer as the end of the stream.
+  EXPECT_FALSE(client.receive_descriptor(milliseconds(2000)).has_value());
+  client.close();
+  auto done = conn->finish(milliseconds(2000));
+  EXPECT_TRUE(done.handles_closed);
+  EXPECT_EQ(done.returned, std::vector<uint64_t>{1});
+  EXPECT_FALSE(conn->connected());
+  EXPECT_TRUE(conn->outstanding().empty());
+}
+
+TEST(IpcProtocol, FinishAfterAKilledConsumerWaitsForItsProcessToEnd) {
+  IpcServer server(unique_name("finish-killed"));
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    try {
+      IpcClient client(server.name(), milliseconds(5000));
+      if (client.receive_descriptor(milliseconds(5000))) ::raise(SIGKILL);  // handles die with the process
+    } catch (...) {
+    }
+    ::_exit(3);
+  }
+  auto conn = server.accept(milliseconds(5000));
+  ASSERT_TRUE(conn.has_value());
+  ASSERT_TRUE(conn->send(descriptor(20)));
+  auto done = conn->finish(milliseconds(10000));
+  EXPECT_TRUE(done.handles_closed);
+  EXPECT_EQ(done.returned, std::vector<uint64_t>{20});
+  // Ended (a zombie until reaped here), not merely disconnected.
+  int status = 0;
+  EXPECT_EQ(::waitpid(child, &status, WNOHANG), child);
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << "status " << status;
+}
+
 TEST(IpcProtocol, LendingABufferTwiceIsRefused) {
   IpcServer server(unique_name("twice"));
   IpcClient client(server.name(), milliseconds(2000));

@@ -48,6 +48,36 @@ TEST(CudaCheck, MacroQuotesTheCallAsWritten) {
   }
 }
 
+TEST(Event, NotReadyQueryLeavesNoErrorForTheNextLaunchCheck) {
+  FERRY_REQUIRE_GPU();
+  ScopedDevice on(0);
+  Stream s = Stream::non_blocking();
+  Event e(cudaEventDisableTiming);
+  {
+    testing::StreamGate gate(s.get());
+    e.record(s.get());
+    EXPECT_FALSE(e.query());
+    // What convert.cu checks right after a launch: it must not see the
+    // query's cudaErrorNotReady.
+    EXPECT_EQ(cudaGetLastError(), cudaSuccess);
+  }
+  s.synchronize();
+  EXPECT_TRUE(e.query());
+  EXPECT_EQ(cudaGetLastError(), cudaSuccess);
+}
+
+TEST(CudaCheck, TeardownErrorsAreRuntimeUnloading) {
+  EXPECT_THROW(check(cudaErrorCudartUnloading, "cudaEventRecord"), RuntimeUnloading);
+  EXPECT_THROW(check(cudaErrorContextIsDestroyed, "cudaFree"), RuntimeUnloading);
+  try {
+    check(cudaErrorInvalidValue, "cudaMemcpy");
+    FAIL() << "no exception";
+  } catch (const RuntimeUnloading&) {
+    FAIL() << "an ordinary error is not a teardown";
+  } catch (const Error&) {
+  }
+}
+
 TEST(HostRegistration, EmptyRangeIsRefusedBeforeTouchingTheDriver) {
   EXPECT_THROW(HostRegistration(nullptr, 4096), InvalidOption);
   int x = 0;

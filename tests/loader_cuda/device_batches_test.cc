@@ -20,6 +20,7 @@
 #include "cuda/runtime.h"
 #include "loader/data_loader.h"
 #include "loader/detail/device_stage.h"
+#include "tests/cuda/gpu_test_util.h"
 #include "tests/support/scripted_dataset.h"
 
 namespace ferry {
@@ -28,11 +29,15 @@ namespace {
 using testing::Misbehave;
 using testing::ScriptedDataset;
 
-#define SKIP_WITHOUT_GPU()                                               \
-  do {                                                                   \
-    const cuda::DeviceStatus st_ = cuda::device_status();                \
-    if (!st_.available) GTEST_SKIP() << "no usable GPU: " << st_.reason; \
+// Probed as the loader probes (without initializing CUDA in a process that
+// has not yet), so a test's first fork sees what a user's would.
+#define SKIP_WITHOUT_GPU()                                        \
+  do {                                                            \
+    const std::string why_ = detail::gpu_unavailable_reason();    \
+    if (!why_.empty()) GTEST_SKIP() << "no usable GPU: " << why_; \
   } while (0)
+
+using cuda::testing::kDriverMemorySlack;
 
 LoaderOptions options(int workers, int device = 0) {
   LoaderOptions o;
@@ -196,11 +201,12 @@ TEST(DeviceBatches, NoDeviceMemoryGrowthOverManyBatches) {
       }
     }
     EXPECT_EQ(batches, 1000);
-    EXPECT_EQ(device_free_bytes(), after_first) << "device memory grew over " << batches << " batches";
-    EXPECT_GE(before - after_first, loader.slot_bytes() * size_t(o.prefetch_factor + 2))
+    EXPECT_GE(device_free_bytes() + kDriverMemorySlack, after_first)
+        << "device memory grew over " << batches << " batches";
+    EXPECT_GE(before, after_first + loader.slot_bytes() * size_t(o.prefetch_factor + 2))
         << "the device buffers are allocated up front";
   }
-  EXPECT_EQ(device_free_bytes(), before) << "device memory left after the loader is gone";
+  EXPECT_GE(device_free_bytes() + kDriverMemorySlack, before) << "device memory left after the loader is gone";
 }
 
 TEST(DeviceBatches, BatchesOutliveTheLoader) {

@@ -11,6 +11,9 @@
 namespace ferry::bench {
 namespace {
 
+constexpr Pipeline kPipelines[] = {Pipeline::kTrain, Pipeline::kVal,     Pipeline::kDecode,
+                                   Pipeline::kRead,  Pipeline::kTrainU8, Pipeline::kValU8};
+
 template <class T>
 bool parse_integer(std::string_view text, T* value) {
   if (text.empty()) return false;
@@ -67,17 +70,13 @@ std::string apply(BenchOptions& o, std::string_view flag, std::string_view v, bo
     if (v.empty()) return "--data needs a path";
     o.data = v;
   } else if (flag == "--pipeline") {
-    if (v == "train") {
-      o.pipeline = Pipeline::kTrain;
-    } else if (v == "val") {
-      o.pipeline = Pipeline::kVal;
-    } else if (v == "decode") {
-      o.pipeline = Pipeline::kDecode;
-    } else if (v == "read") {
-      o.pipeline = Pipeline::kRead;
-    } else {
-      return "--pipeline must be train, val, decode or read, got '" + std::string(v) + "'";
+    for (Pipeline p : kPipelines) {
+      if (v == to_string(p)) {
+        o.pipeline = p;
+        return "";
+      }
     }
+    return "--pipeline must be train, val, train_u8, val_u8, decode or read, got '" + std::string(v) + "'";
   } else if (flag == "--batch-size") {
     return integer_in<int64_t>(flag, v, 1, 65536, &o.batch_size);
   } else if (flag == "--workers") {
@@ -162,6 +161,10 @@ ParseResult parse_args(const std::vector<std::string>& args) {
       o.progress = false;
       continue;
     }
+    if (arg == "--gpu-normalize") {
+      o.gpu_normalize = true;
+      continue;
+    }
     // --flag=value is accepted as well as --flag value.
     std::string_view value;
     bool inline_value = false;
@@ -188,6 +191,11 @@ ParseResult parse_args(const std::vector<std::string>& args) {
     r.error = "--epochs and --seconds exclude each other";
   } else if (o.checksum && o.device == Device::kCuda) {
     r.error = "--checksum reads batches in host memory; it cannot be combined with --device cuda";
+  } else if (o.gpu_normalize &&
+             (o.device != Device::kCuda || (o.pipeline != Pipeline::kTrainU8 && o.pipeline != Pipeline::kValU8))) {
+    r.error =
+        "--gpu-normalize converts uint8 batches on the GPU: it needs --device cuda and --pipeline train_u8 "
+        "or val_u8";
   } else if (!o.sweep_workers.empty() && !o.trace_path.empty()) {
     r.error = "--trace records one run; it cannot be combined with --sweep-workers";
   }
@@ -200,7 +208,8 @@ std::string usage() {
          "how that scales with workers.\n"
          "  --data PATH             ImageFolder dir, .csv/.tsv file list, tar shard (pattern) or .ferry file;\n"
          "                          default: a sample set generated once into $XDG_CACHE_HOME/ferry (~/.cache/ferry)\n"
-         "  --pipeline P            train (default), val, decode, or read (bytes only, no decode)\n"
+         "  --pipeline P            train (default), val, train_u8 / val_u8 (as train / val, uint8 HWC, not\n"
+         "                          normalized), decode, or read (bytes only, no decode)\n"
          "  --batch-size N          samples per batch (default 64)\n"
          "  --workers N|auto        worker processes; 0 = in the calling thread; auto (default) = usable cores\n"
          "  --threads N             threads per worker (default 1)\n"
@@ -214,6 +223,8 @@ std::string usage() {
          "  --sharing S             file_descriptor (default: memfd + fd passing) or file_system (/dev/shm names)\n"
          "  --on-worker-failure P   error (default) or respawn (replace a dead worker, re-run its batches)\n"
          "  --device D              cpu (default) or cuda (batches copied to GPU 0 by the loader's CUDA stage)\n"
+         "  --gpu-normalize         with --device cuda and a *_u8 pipeline: each batch normalized to float32 CHW\n"
+         "                          on the GPU (ImageNet mean/std), as a training step would\n"
          "  --json FILE|-           write the report as JSON (- = stdout; the text report then goes to stderr)\n"
          "  --trace FILE            write a Chrome trace-event JSON of every stage (Perfetto, chrome://tracing)\n"
          "  --checksum              print 'checksum: <hex>' over every field of every batch, in delivery order\n"
@@ -233,6 +244,10 @@ std::string to_string(Pipeline p) {
       return "decode";
     case Pipeline::kRead:
       return "read";
+    case Pipeline::kTrainU8:
+      return "train_u8";
+    case Pipeline::kValU8:
+      return "val_u8";
   }
   return "?";
 }

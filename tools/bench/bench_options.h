@@ -16,10 +16,12 @@ namespace ferry::bench {
 
 /// What each sample goes through.
 enum class Pipeline : uint8_t {
-  kTrain,   ///< RandomResizedCrop(224) + flip + normalize, float32 CHW
-  kVal,     ///< Resize(256) + CenterCrop(224) + normalize, float32 CHW
-  kDecode,  ///< whole image resized to 224x224, uint8 HWC
-  kRead     ///< the encoded bytes only, no decode
+  kTrain,    ///< RandomResizedCrop(224) + flip + normalize, float32 CHW
+  kVal,      ///< Resize(256) + CenterCrop(224) + normalize, float32 CHW
+  kDecode,   ///< whole image resized to 224x224, uint8 HWC
+  kRead,     ///< the encoded bytes only, no decode
+  kTrainU8,  ///< train without normalize: uint8 HWC (normalize on the GPU: --gpu-normalize)
+  kValU8     ///< val without normalize: uint8 HWC
 };
 
 enum class Device : uint8_t { kCpu, kCuda };
@@ -41,8 +43,9 @@ struct BenchOptions {
   Sharing sharing = Sharing::kFileDescriptor;
   OnWorkerFailure on_worker_failure = OnWorkerFailure::kError;
   Device device = Device::kCpu;
-  std::string json_path;   ///< "" none, "-" stdout
-  std::string trace_path;  ///< "" none
+  bool gpu_normalize = false;  ///< with device cuda and a *_u8 pipeline: normalize each batch on the GPU
+  std::string json_path;       ///< "" none, "-" stdout
+  std::string trace_path;      ///< "" none
   bool checksum = false;
   std::vector<int> sweep_workers;  ///< non-empty: one run per value
   bool progress = true;

@@ -12,6 +12,7 @@
 #include "loader/datasets/open_source.h"
 #include "loader/samplers/distributed_sampler.h"
 #include "tools/bench/batch_checksum.h"
+#include "tools/bench/gpu_normalize.h"
 #include "tools/bench/progress.h"
 #include "tools/bench/tree_memory.h"
 #include "tools/gen_sample/sample_data.h"
@@ -141,6 +142,8 @@ RunReport run_bench(const BenchOptions& options, const std::shared_ptr<Dataset>&
     throw InvalidOption(std::string("--device cuda: ") + e.what());
   }
   DataLoader& loader = *loader_ptr;
+  std::unique_ptr<GpuNormalizer> normalizer;
+  if (options.gpu_normalize) normalizer = std::make_unique<GpuNormalizer>();
   r.setup_s = seconds_since(setup_start);
   r.loader = loader.describe();
   r.shared_memory_bytes = loader.shared_memory_bytes();
@@ -164,8 +167,12 @@ RunReport run_bench(const BenchOptions& options, const std::shared_ptr<Dataset>&
     ++r.epochs;
     bool pids_taken = false;
     for (Batch& batch : loader) {
-      // A training step would wait for the copy before using the batch.
-      if (options.device == Device::kCuda) wait_until_on_device(batch);
+      // A training step would wait for the copy before using the batch (its
+      // stream waits on the GPU when it normalizes there).
+      if (normalizer)
+        normalizer->run(batch);
+      else if (options.device == Device::kCuda)
+        wait_until_on_device(batch);
       r.images += batch.size();
       ++r.batches;
       for (const BatchField& f : batch.fields())

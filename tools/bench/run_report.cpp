@@ -111,7 +111,8 @@ std::string report_text(const RunReport& r) {
        std::to_string(o.prefetch) + ", " + run_length_text(o) + ", seed " + std::to_string(o.seed) + ", shuffle " +
        (o.shuffle ? "on" : "off") + ", start " + to_string(o.start_method) +
        (r.start_method_used.empty() ? "" : " (used: " + r.start_method_used + ")") + ", on-bad-sample " +
-       to_string(o.on_bad_sample) + ", device " + to_string(o.device) + "\n";
+       to_string(o.on_bad_sample) + ", device " + to_string(o.device) +
+       (o.gpu_normalize ? " (normalized on the GPU)" : "") + "\n";
   t += "  rank             " + std::to_string(r.rank) + " of " + std::to_string(r.world_size) + " (" + r.rank_source +
        ")\n";
   t += "  data             " + r.data + (r.data_generated ? " (generated sample set)" : "") + "\n";
@@ -175,6 +176,8 @@ void write_report_json(JsonWriter& w, const RunReport& r) {
   w.value(to_string(o.on_bad_sample));
   w.key("device");
   w.value(to_string(o.device));
+  w.key("gpu_normalize");
+  w.value(o.gpu_normalize);
   w.key("rank");
   w.value(r.rank);
   w.key("world_size");

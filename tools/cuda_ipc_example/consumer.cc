@@ -56,6 +56,7 @@ int main(int argc, char** argv) try {
     }
     client.release(*b, stream.get());
   }
+  client.close();  // the handles first; then the producer may free its buffers
   std::printf("consumer: received %lld batches, %lld bad\n", received, bad);
   return bad == 0 && (expect == 0 || received == expect) ? 0 : 1;
 } catch (const std::exception& e) {

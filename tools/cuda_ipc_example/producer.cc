@@ -1,7 +1,8 @@
 // ferry-ipc-producer: serves device batches to one consumer process over CUDA
 // IPC. Each batch is a pooled device buffer filled with the byte (id % 251);
-// a buffer is lent again only after the consumer returned it, and everything
-// comes back if the consumer dies.
+// a buffer is lent again only after the consumer returned it, everything
+// comes back if the consumer dies, and the buffers are freed only after the
+// consumer has closed its handles to them (or its process has ended).
 //
 //   ferry-ipc-producer --socket @ferry-ipc --batches 200 --buffers 4 --bytes 1048576
 #include <cstdio>
@@ -89,11 +90,21 @@ int main(int argc, char** argv) try {
   }
   const bool consumer_died = !conn->connected();
   take_back(conn->collect_returns(std::chrono::milliseconds(0)));
-  conn.reset();  // end of stream for a consumer still listening
+  // End of stream; the buffers are freed (with the pool) only once the
+  // consumer has closed its handles to them, or its process has ended.
+  const auto finished = conn->finish(timeout);
+  take_back(finished.returned);
+  conn.reset();
   stream.synchronize();
   const size_t back = pool.free_count();
-  std::printf("producer: served %lld of %lld batches; consumer %s; %zu of %zu buffers back\n", served, batches,
-              consumer_died ? "disconnected (exited or died)" : "finished", back, pool.count());
+  std::printf("producer: served %lld of %lld batches; consumer %s; %zu of %zu buffers back; handles %s\n", served,
+              batches, consumer_died ? "disconnected (exited or died)" : "finished", back, pool.count(),
+              finished.handles_closed ? "closed" : "STILL OPEN");
+  if (!finished.handles_closed) {
+    std::fprintf(stderr, "producer: the consumer did not close its CUDA IPC handles within %lld ms\n",
+                 static_cast<long long>(timeout.count()));
+    return 1;
+  }
   return back == pool.count() ? 0 : 1;
 } catch (const std::exception& e) {
   std::fprintf(stderr, "producer: %s\n", e.what());

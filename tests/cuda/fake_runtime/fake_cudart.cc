@@ -9,6 +9,14 @@
 // time, like DMA. Device memory is shared memory (memfd), so CUDA IPC handles
 // work across processes: a handle names the owner's pid and fd, opened through
 // /proc. Interprocess events keep their state in shared memory as well.
+// As the real runtime: a failed call (cudaErrorNotReady too) sets the calling
+// thread's last error, which cudaGetLastError() returns and clears; the first
+// call that initializes the driver (device count, properties, set device,
+// anything that needs a context) starts a thread of the "driver" (the legacy
+// stream's); and once exit handlers run, the runtime unloads: every later call
+// fails with cudaErrorCudartUnloading. FERRY_FAKE_H2D_DELAY_US sets how long a
+// host-to-device copy takes (default 50 us), so tests can make a reader that
+// does not wait for a copy see the difference.
 // Not modelled: the legacy stream's implicit synchronization, several devices.
 #include <cuda_runtime_api.h>
 #include <fcntl.h>
@@ -20,6 +28,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <functional>
@@ -30,11 +39,28 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <utility>
 
 namespace {
 
 constexpr size_t kTotalMemory = size_t{80} << 30;
 constexpr auto kCopyTime = std::chrono::microseconds(50);
+
+std::chrono::microseconds h2d_copy_time() {
+  static const std::chrono::microseconds t = [] {
+    const char* v = std::getenv("FERRY_FAKE_H2D_DELAY_US");
+    return v && *v ? std::chrono::microseconds(std::atoll(v)) : kCopyTime;
+  }();
+  return t;
+}
+
+thread_local cudaError_t t_last_error = cudaSuccess;
+std::atomic<bool> g_unloading{false};
+
+cudaError_t fail(cudaError_t err) {
+  t_last_error = err;
+  return err;
+}
 // Slower than a copy, so a reader that forgets to wait for a fill sees old bytes.
 constexpr auto kFillTime = std::chrono::milliseconds(1);
 constexpr auto kPoll = std::chrono::microseconds(20);
@@ -117,11 +143,23 @@ struct Device {
 };
 
 Device& device() {
-  static Device* d = new Device;  // never destroyed: stream threads may outlive main()
+  static Device* d = [] {
+    // As cudart: its teardown runs among the exit handlers, and those
+    // registered before it (static objects built earlier) run after it.
+    std::atexit([] { g_unloading.store(true); });
+    return new Device;  // never destroyed: stream threads may outlive main()
+  }();
   return *d;
 }
 
-FakeStream* stream_of(cudaStream_t s) { return s == nullptr ? device().legacy : reinterpret_cast<FakeStream*>(s); }
+// Every entry point: after the runtime unloaded, nothing works any more.
+#define FAKE_ENTRY() \
+  if (g_unloading.load()) return fail(cudaErrorCudartUnloading)
+
+FakeStream* stream_of(cudaStream_t s) {
+  if (s == nullptr || s == cudaStreamLegacy || s == cudaStreamPerThread) return device().legacy;
+  return reinterpret_cast<FakeStream*>(s);
+}
 FakeEvent* event_of(cudaEvent_t e) { return reinterpret_cast<FakeEvent*>(e); }
 
 thread_local int t_device = 0;
@@ -180,16 +218,24 @@ void make_handle(char (&reserved)[CUDA_IPC_HANDLE_SIZE], int fd, size_t bytes) {
 
 extern "C" {
 
+cudaError_t CUDARTAPI cudaGetLastError(void) { return std::exchange(t_last_error, cudaSuccess); }
+cudaError_t CUDARTAPI cudaPeekAtLastError(void) { return t_last_error; }
+
 cudaError_t CUDARTAPI cudaDriverGetVersion(int* v) {
+  FAKE_ENTRY();
   *v = 13000;
   return cudaSuccess;
 }
 cudaError_t CUDARTAPI cudaGetDeviceCount(int* count) {
+  FAKE_ENTRY();
+  (void)device();  // cuInit: the driver's threads start
   *count = 1;
   return cudaSuccess;
 }
 cudaError_t CUDARTAPI cudaGetDeviceProperties(cudaDeviceProp* prop, int dev) {
-  if (dev != 0) return cudaErrorInvalidDevice;
+  FAKE_ENTRY();
+  (void)device();
+  if (dev != 0) return fail(cudaErrorInvalidDevice);
   std::memset(prop, 0, sizeof *prop);
   std::strcpy(prop->name, "fake CUDA device (CPU)");
   std::memcpy(prop->uuid.bytes, "fake-device-0000", 16);
@@ -200,16 +246,20 @@ cudaError_t CUDARTAPI cudaGetDeviceProperties(cudaDeviceProp* prop, int dev) {
   return cudaSuccess;
 }
 cudaError_t CUDARTAPI cudaGetDevice(int* dev) {
+  FAKE_ENTRY();
   *dev = t_device;
   return cudaSuccess;
 }
 cudaError_t CUDARTAPI cudaSetDevice(int dev) {
-  if (dev != 0) return cudaErrorInvalidDevice;
+  FAKE_ENTRY();
+  (void)device();  // creates the primary context
+  if (dev != 0) return fail(cudaErrorInvalidDevice);
   t_device = dev;
   return cudaSuccess;
 }
 
 cudaError_t CUDARTAPI cudaStreamCreateWithFlags(cudaStream_t* s, unsigned int) {
+  FAKE_ENTRY();
   auto* stream = new FakeStream;
   std::lock_guard lock(device().mutex);
   device().streams.insert(stream);
@@ -217,37 +267,42 @@ cudaError_t CUDARTAPI cudaStreamCreateWithFlags(cudaStream_t* s, unsigned int) {
   return cudaSuccess;
 }
 cudaError_t CUDARTAPI cudaStreamDestroy(cudaStream_t s) {
+  FAKE_ENTRY();
   {
     std::lock_guard lock(device().mutex);
-    if (device().streams.erase(stream_of(s)) == 0) return cudaErrorInvalidResourceHandle;
+    if (device().streams.erase(stream_of(s)) == 0) return fail(cudaErrorInvalidResourceHandle);
   }
   stream_of(s)->stop();
   return cudaSuccess;
 }
 cudaError_t CUDARTAPI cudaStreamSynchronize(cudaStream_t s) {
+  FAKE_ENTRY();
   stream_of(s)->synchronize();
   return cudaSuccess;
 }
 cudaError_t CUDARTAPI cudaDeviceSynchronize(void) {
+  FAKE_ENTRY();
   synchronize_all();
   return cudaSuccess;
 }
 cudaError_t CUDARTAPI cudaLaunchHostFunc(cudaStream_t s, cudaHostFn_t fn, void* data) {
+  FAKE_ENTRY();
   stream_of(s)->enqueue([fn, data] { fn(data); });
   return cudaSuccess;
 }
 
 cudaError_t CUDARTAPI cudaEventCreateWithFlags(cudaEvent_t* e, unsigned int flags) {
+  FAKE_ENTRY();
   auto* ev = new FakeEvent;
   if (flags & cudaEventInterprocess) {
     if ((flags & cudaEventDisableTiming) == 0) {
       delete ev;
-      return cudaErrorInvalidValue;  // as CUDA: interprocess events must not time
+      return fail(cudaErrorInvalidValue);  // as CUDA: interprocess events must not time
     }
     void* p = shared_mapping(sizeof(EventState), &ev->fd);
     if (p == nullptr) {
       delete ev;
-      return cudaErrorMemoryAllocation;
+      return fail(cudaErrorMemoryAllocation);
     }
     ev->state = new (p) EventState;
     ev->keep = std::shared_ptr<void>(p, [](void* q) { munmap(q, sizeof(EventState)); });
@@ -260,11 +315,13 @@ cudaError_t CUDARTAPI cudaEventCreateWithFlags(cudaEvent_t* e, unsigned int flag
   return cudaSuccess;
 }
 cudaError_t CUDARTAPI cudaEventDestroy(cudaEvent_t e) {
+  FAKE_ENTRY();
   if (event_of(e)->fd >= 0) close(event_of(e)->fd);
   delete event_of(e);  // work still queued keeps the state alive
   return cudaSuccess;
 }
 cudaError_t CUDARTAPI cudaEventRecord(cudaEvent_t e, cudaStream_t s) {
+  FAKE_ENTRY();
   EventState* state = event_of(e)->state;
   const uint64_t gen = state->recorded.fetch_add(1) + 1;
   stream_of(s)->enqueue([state, keep = event_of(e)->keep, gen] {
@@ -275,15 +332,18 @@ cudaError_t CUDARTAPI cudaEventRecord(cudaEvent_t e, cudaStream_t s) {
   return cudaSuccess;
 }
 cudaError_t CUDARTAPI cudaEventQuery(cudaEvent_t e) {
+  FAKE_ENTRY();
   const EventState* state = event_of(e)->state;
-  return state->completed.load() >= state->recorded.load() ? cudaSuccess : cudaErrorNotReady;
+  return state->completed.load() >= state->recorded.load() ? cudaSuccess : fail(cudaErrorNotReady);
 }
 cudaError_t CUDARTAPI cudaEventSynchronize(cudaEvent_t e) {
+  FAKE_ENTRY();
   const EventState* state = event_of(e)->state;
   wait_until_reached(*state, state->recorded.load());
   return cudaSuccess;
 }
 cudaError_t CUDARTAPI cudaStreamWaitEvent(cudaStream_t s, cudaEvent_t e, unsigned int) {
+  FAKE_ENTRY();
   EventState* state = event_of(e)->state;
   const uint64_t target = state->recorded.load();
   stream_of(s)->enqueue([state, keep = event_of(e)->keep, target] { wait_until_reached(*state, target); });
@@ -291,21 +351,23 @@ cudaError_t CUDARTAPI cudaStreamWaitEvent(cudaStream_t s, cudaEvent_t e, unsigne
 }
 
 cudaError_t CUDARTAPI cudaMalloc(void** p, size_t bytes) {
+  FAKE_ENTRY();
   std::lock_guard lock(device().mutex);
-  if (bytes == 0 || device().allocated + bytes > kTotalMemory) return cudaErrorMemoryAllocation;
+  if (bytes == 0 || device().allocated + bytes > kTotalMemory) return fail(cudaErrorMemoryAllocation);
   int fd = -1;
   *p = shared_mapping(bytes, &fd);
-  if (*p == nullptr) return cudaErrorMemoryAllocation;
+  if (*p == nullptr) return fail(cudaErrorMemoryAllocation);
   device().allocations[reinterpret_cast<uintptr_t>(*p)] = Allocation{bytes, fd};
   device().allocated += bytes;
   return cudaSuccess;
 }
 cudaError_t CUDARTAPI cudaFree(void* p) {
+  FAKE_ENTRY();
   if (p == nullptr) return cudaSuccess;
   synchronize_all();  // cudaFree waits for the device
   std::lock_guard lock(device().mutex);
   auto it = device().allocations.find(reinterpret_cast<uintptr_t>(p));
-  if (it == device().allocations.end()) return cudaErrorInvalidValue;
+  if (it == device().allocations.end()) return fail(cudaErrorInvalidValue);
   munmap(p, it->second.bytes);
   close(it->second.fd);
   device().allocated -= it->second.bytes;
@@ -313,24 +375,28 @@ cudaError_t CUDARTAPI cudaFree(void* p) {
   return cudaSuccess;
 }
 cudaError_t CUDARTAPI cudaMemGetInfo(size_t* free_bytes, size_t* total) {
+  FAKE_ENTRY();
   std::lock_guard lock(device().mutex);
   *total = kTotalMemory;
   *free_bytes = kTotalMemory - device().allocated;
   return cudaSuccess;
 }
-cudaError_t CUDARTAPI cudaMemcpyAsync(void* dst, const void* src, size_t n, cudaMemcpyKind, cudaStream_t s) {
-  stream_of(s)->enqueue([dst, src, n] {
-    std::this_thread::sleep_for(kCopyTime);
+cudaError_t CUDARTAPI cudaMemcpyAsync(void* dst, const void* src, size_t n, cudaMemcpyKind kind, cudaStream_t s) {
+  FAKE_ENTRY();
+  stream_of(s)->enqueue([dst, src, n, kind] {
+    std::this_thread::sleep_for(kind == cudaMemcpyHostToDevice ? h2d_copy_time() : kCopyTime);
     std::memcpy(dst, src, n);
   });
   return cudaSuccess;
 }
 cudaError_t CUDARTAPI cudaMemcpy(void* dst, const void* src, size_t n, cudaMemcpyKind) {
+  FAKE_ENTRY();
   synchronize_all();
   std::memcpy(dst, src, n);
   return cudaSuccess;
 }
 cudaError_t CUDARTAPI cudaMemsetAsync(void* p, int value, size_t n, cudaStream_t s) {
+  FAKE_ENTRY();
   stream_of(s)->enqueue([p, value, n] {
     std::this_thread::sleep_for(kFillTime);
     std::memset(p, value, n);
@@ -338,25 +404,30 @@ cudaError_t CUDARTAPI cudaMemsetAsync(void* p, int value, size_t n, cudaStream_t
   return cudaSuccess;
 }
 cudaError_t CUDARTAPI cudaMemset(void* p, int value, size_t n) {
+  FAKE_ENTRY();
   synchronize_all();
   std::memset(p, value, n);
   return cudaSuccess;
 }
 
 cudaError_t CUDARTAPI cudaHostRegister(void* p, size_t bytes, unsigned int) {
+  FAKE_ENTRY();
   std::lock_guard lock(device().mutex);
   const auto start = reinterpret_cast<uintptr_t>(p);
   for (auto& [s, n] : device().registered) {
-    if (start < s + n && s < start + bytes) return cudaErrorHostMemoryAlreadyRegistered;
+    if (start < s + n && s < start + bytes) return fail(cudaErrorHostMemoryAlreadyRegistered);
   }
   device().registered[start] = bytes;
   return cudaSuccess;
 }
 cudaError_t CUDARTAPI cudaHostUnregister(void* p) {
+  FAKE_ENTRY();
   std::lock_guard lock(device().mutex);
-  return device().registered.erase(reinterpret_cast<uintptr_t>(p)) ? cudaSuccess : cudaErrorHostMemoryNotRegistered;
+  return device().registered.erase(reinterpret_cast<uintptr_t>(p)) ? cudaSuccess
+                                                                   : fail(cudaErrorHostMemoryNotRegistered);
 }
 cudaError_t CUDARTAPI cudaPointerGetAttributes(cudaPointerAttributes* a, const void* p) {
+  FAKE_ENTRY();
   std::lock_guard lock(device().mutex);
   std::memset(a, 0, sizeof *a);
   a->type = cudaMemoryTypeUnregistered;
@@ -371,37 +442,42 @@ cudaError_t CUDARTAPI cudaPointerGetAttributes(cudaPointerAttributes* a, const v
 }
 
 cudaError_t CUDARTAPI cudaIpcGetMemHandle(cudaIpcMemHandle_t* handle, void* p) {
+  FAKE_ENTRY();
   std::lock_guard lock(device().mutex);
   auto it = device().allocations.find(reinterpret_cast<uintptr_t>(p));
-  if (it == device().allocations.end()) return cudaErrorInvalidValue;  // not an allocation's base
+  if (it == device().allocations.end()) return fail(cudaErrorInvalidValue);  // not an allocation's base
   make_handle(handle->reserved, it->second.fd, it->second.bytes);
   return cudaSuccess;
 }
 cudaError_t CUDARTAPI cudaIpcOpenMemHandle(void** p, cudaIpcMemHandle_t handle, unsigned int) {
+  FAKE_ENTRY();
   size_t bytes = 0;
   *p = open_handle(handle.reserved, &bytes);
-  if (*p == nullptr) return cudaErrorInvalidResourceHandle;
+  if (*p == nullptr) return fail(cudaErrorInvalidResourceHandle);
   std::lock_guard lock(device().mutex);
   device().imported[reinterpret_cast<uintptr_t>(*p)] = bytes;
   return cudaSuccess;
 }
 cudaError_t CUDARTAPI cudaIpcCloseMemHandle(void* p) {
+  FAKE_ENTRY();
   std::lock_guard lock(device().mutex);
   auto it = device().imported.find(reinterpret_cast<uintptr_t>(p));
-  if (it == device().imported.end()) return cudaErrorInvalidValue;
+  if (it == device().imported.end()) return fail(cudaErrorInvalidValue);
   munmap(p, it->second);
   device().imported.erase(it);
   return cudaSuccess;
 }
 cudaError_t CUDARTAPI cudaIpcGetEventHandle(cudaIpcEventHandle_t* handle, cudaEvent_t e) {
-  if (event_of(e)->fd < 0) return cudaErrorInvalidResourceHandle;  // not created interprocess
+  FAKE_ENTRY();
+  if (event_of(e)->fd < 0) return fail(cudaErrorInvalidResourceHandle);  // not created interprocess
   make_handle(handle->reserved, event_of(e)->fd, sizeof(EventState));
   return cudaSuccess;
 }
 cudaError_t CUDARTAPI cudaIpcOpenEventHandle(cudaEvent_t* e, cudaIpcEventHandle_t handle) {
+  FAKE_ENTRY();
   size_t bytes = 0;
   void* p = open_handle(handle.reserved, &bytes);
-  if (p == nullptr) return cudaErrorInvalidResourceHandle;
+  if (p == nullptr) return fail(cudaErrorInvalidResourceHandle);
   auto* ev = new FakeEvent;
   ev->state = static_cast<EventState*>(p);
   ev->keep = std::shared_ptr<void>(p, [bytes](void* q) { munmap(q, bytes); });
