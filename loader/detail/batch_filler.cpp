@@ -3,10 +3,13 @@
 #include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
 
+#include <atomic>
 #include <cstring>
 #include <functional>
+#include <thread>
 
 #include "base/error.h"
+#include "loader/bad_sample.h"
 #include "loader/datasets/detail/parallel.h"
 #include "trace/trace.h"
 
@@ -18,10 +21,19 @@ uint64_t worker_seed(uint64_t seed, int worker_id) {
 
 namespace {
 
-// Bad-sample messages carried per batch; the rest are only counted.
-constexpr size_t kMaxBadMessagesPerBatch = 4;
 // How far kSkip looks for a good replacement before failing the batch.
 constexpr int64_t kMaxSkipAttempts = 64;
+
+// Names a helper thread of a batch once ("ferry-w0-t1": worker 0's thread
+// 1), so ps, gdb and Nsight tell them apart; the filling process's own
+// thread keeps its name.
+void name_helper_thread(int worker_id, int thread_index) {
+  thread_local bool named = false;
+  if (named) return;
+  named = true;
+  const std::string process = worker_id >= 0 ? "ferry-w" + std::to_string(worker_id) : "ferry";
+  trace::name_this_thread(process + "-t" + std::to_string(thread_index));
+}
 
 }  // namespace
 
@@ -147,8 +159,12 @@ void BatchFiller::fill_sample(uint64_t epoch, int64_t index, SlotSampleWriter& w
       return;
     } catch (const BadSample& e) {
       outcome.warnings += ctx.warnings;
-      const std::string what = "sample " + std::to_string(candidate) + ": " + e.what();
-      if (outcome.bad.size() < kMaxBadMessagesPerBatch) outcome.bad.push_back(what);
+      const std::string what = bad_sample_message(candidate, e.what());
+      // Only the sample asked for is this position's bad sample. A bad
+      // replacement is reported and counted when the sampler reaches it, so
+      // each bad file counts once per epoch however often it is tried.
+      const bool asked_for = attempt == 0;
+      if (asked_for) outcome.bad.push_back(what);
       if (on_bad_sample_ == OnBadSample::kSubstitute) {
         writer.zero_all();
         ++outcome.substituted;
@@ -163,12 +179,12 @@ void BatchFiller::fill_sample(uint64_t epoch, int64_t index, SlotSampleWriter& w
                 : what + " (on_bad_sample=skip found no good sample within " + std::to_string(attempt + 1) + " tries)";
         return;
       }
-      ++outcome.skipped;
+      if (asked_for) ++outcome.skipped;
       candidate = (candidate + 1) % n;  // deterministic: the next sample in dataset order
     } catch (const std::exception& e) {
       outcome.failed = true;
       outcome.failed_index = candidate;
-      outcome.message = "sample " + std::to_string(candidate) + ": " + e.what();
+      outcome.message = bad_sample_message(candidate, e.what());
       return;
     }
   }
@@ -215,7 +231,7 @@ BatchPayload BatchFiller::fill_from(SampleStream& stream, StreamCursor& at, int6
         outcome.warnings += ctx.warnings;
         ++at.next_sample;
         const std::string what = where + ": " + e.what();
-        if (outcome.bad.size() < kMaxBadMessagesPerBatch) outcome.bad.push_back(what);
+        outcome.bad.push_back(what);
         if (on_bad_sample_ == OnBadSample::kSubstitute) {
           writer.zero_all();
           ++outcome.substituted;
@@ -269,9 +285,21 @@ BatchPayload BatchFiller::fill_with(size_t capacity, workers::SlotSink& sink, bo
 #if defined(__SANITIZE_THREAD__)
     // The system's libtbb is not instrumented, so ThreadSanitizer cannot see
     // its synchronization; plain threads keep the parallel path checkable.
-    detail::parallel_for_index(capacity, threads_, [&](size_t pos) { run(pos); });
+    const std::thread::id caller = std::this_thread::get_id();
+    std::atomic<int> next_helper{1};
+    detail::parallel_for_index(capacity, threads_, [&](size_t pos) {
+      if (std::this_thread::get_id() != caller) name_helper_thread(worker_id_, next_helper.fetch_add(1));
+      run(pos);
+    });
 #else
-    arena_->execute([&] { tbb::parallel_for(size_t(0), capacity, [&](size_t pos) { run(pos); }); });
+    arena_->execute([&] {
+      tbb::parallel_for(size_t(0), capacity, [&](size_t pos) {
+        // Slot 0 is the thread that entered the arena: the filling process's own.
+        if (const int slot = tbb::this_task_arena::current_thread_index(); slot > 0)
+          name_helper_thread(worker_id_, slot);
+        run(pos);
+      });
+    });
 #endif
   } else {
     // In order; a sequential source may end early, and the batch is shorter.
@@ -292,8 +320,8 @@ BatchPayload BatchFiller::fill_with(size_t capacity, workers::SlotSink& sink, bo
     payload.skipped += o.skipped;
     payload.substituted += o.substituted;
     payload.warnings += o.warnings;
-    for (const auto& m : o.bad)
-      if (payload.bad_samples.size() < kMaxBadMessagesPerBatch) payload.bad_samples.push_back(m);
+    // Every one travels with its batch (a channel message has no size limit).
+    payload.bad_samples.insert(payload.bad_samples.end(), o.bad.begin(), o.bad.end());
   }
 
   // Ragged fields: CSR offsets, then values packed in sample order.

@@ -50,7 +50,7 @@ struct BatchPayload {
   int64_t skipped = 0;                   // bad samples replaced (OnBadSample::kSkip)
   int64_t substituted = 0;               // bad samples zeroed (OnBadSample::kSubstitute)
   int64_t warnings = 0;                  // decoder warnings (e.g. premature end of data)
-  std::vector<std::string> bad_samples;  // messages, at most a few per batch
+  std::vector<std::string> bad_samples;  // bad_sample_message() of each bad sample asked for
   bool stream_end = false;               // iterable datasets: the stream ended in (or right before) this batch
   std::vector<int64_t> positions;        // iterable datasets: each sample's position in its stream
 

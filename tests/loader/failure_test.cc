@@ -8,9 +8,12 @@
 
 #include <chrono>
 #include <filesystem>
+#include <set>
+#include <string>
 #include <thread>
 
 #include "base/error.h"
+#include "loader/bad_sample.h"
 #include "loader/data_loader.h"
 #include "tests/support/process_census.h"
 #include "tests/support/scripted_dataset.h"
@@ -294,7 +297,7 @@ TEST(Failure, BadSamplesFollowThePolicy) {
       for (int64_t s = 0; s < b.size(); ++s) got.push_back(b["index"].data_as<int64_t>()[s]);
     // 3 and 4 are replaced by the next good sample in dataset order (5).
     EXPECT_EQ(got, (std::vector<int64_t>{0, 1, 2, 5, 5, 5, 6, 7, 8, 9, 10, 11}));
-    EXPECT_EQ(skip.stats().skipped_samples, 3);  // 3->4->5 counts two, 4->5 one
+    EXPECT_EQ(skip.stats().skipped_samples, 2);  // 3 and 4, each once, though 3's replacement tried 4 too
     ASSERT_FALSE(skip.stats().bad_sample_messages.empty());
     EXPECT_NE(skip.stats().bad_sample_messages[0].find("/data/broken-3.jpg"), std::string::npos);
 
@@ -316,6 +319,44 @@ TEST(Failure, BadSamplesFollowThePolicy) {
       EXPECT_EQ(e.sample_index(), 3);
       EXPECT_NE(std::string(e.what()).find("/data/broken-3.jpg: Not a JPEG file"), std::string::npos);
     }
+  }
+}
+
+TEST(Failure, EachBadSampleIsCountedAndReportedOncePerEpoch) {
+  // Runs of bad samples: each skip tries the following bad ones again as
+  // replacements, which must not count them again.
+  const std::set<int64_t> bad = {3, 4, 5, 6, 10, 11, 18, 19, 20, 29};
+  auto ds = std::make_shared<ScriptedDataset>(30);
+  for (int64_t i : bad) ds->on(i, Misbehave::kBadSample);
+  for (int workers : {0, 2}) {
+    SCOPED_TRACE(workers);
+    LoaderOptions o = options(workers, 4);
+    o.on_bad_sample = OnBadSample::kSkip;
+    DataLoader loader(ds, o);
+    drain(loader);
+    EXPECT_EQ(loader.stats().skipped_samples, int64_t(bad.size()));
+    std::multiset<int64_t> reported;
+    for (const std::string& m : loader.stats().bad_sample_messages) reported.insert(parse_bad_sample_message(m).index);
+    EXPECT_EQ(reported, std::multiset<int64_t>(bad.begin(), bad.end())) << "each bad sample once, with its index";
+    drain(loader);
+    EXPECT_EQ(loader.stats().skipped_samples, 2 * int64_t(bad.size())) << "once per epoch";
+
+    o.on_bad_sample = OnBadSample::kSubstitute;
+    DataLoader substitute(ds, o);
+    drain(substitute);
+    EXPECT_EQ(substitute.stats().substituted_samples, int64_t(bad.size()));
+  }
+}
+
+TEST(Failure, BadSampleMessagesCarryTheIndexInOneLayout) {
+  EXPECT_EQ(bad_sample_message(17, "/d/x.jpg: Not a JPEG file"), "sample 17: /d/x.jpg: Not a JPEG file");
+  const BadSampleText t = parse_bad_sample_message("sample 17: /d/x.jpg: Not a JPEG file");
+  EXPECT_EQ(t.index, 17);
+  EXPECT_EQ(t.what, "/d/x.jpg: Not a JPEG file");
+  for (const char* other : {"", "sample x: y", "sample 3 y", "Sample 3: y", "sample -3: y"}) {
+    const BadSampleText o = parse_bad_sample_message(other);
+    EXPECT_EQ(o.index, -1) << other;
+    EXPECT_EQ(o.what, other);
   }
 }
 
