@@ -15,9 +15,9 @@
 namespace ferry::trace {
 namespace {
 
-constexpr std::array<std::string_view, kStageCount> kStageNames = {"read", "decode",         "augment", "write",
-                                                                   "send", "wait_for_batch", "reorder", "start_workers",
-                                                                   "h2d",  "kernel",         "handoff"};
+constexpr std::array<std::string_view, kStageCount> kStageNames = {
+    "read",           "header",  "decode",        "augment", "write",  "send",
+    "wait_for_batch", "reorder", "start_workers", "h2d",     "kernel", "handoff"};
 
 std::array<std::atomic<uint64_t>, kStageCount> g_totals{};
 

@@ -20,7 +20,8 @@ namespace ferry::trace {
 
 enum class Stage : uint8_t {
   kRead,          // bytes from storage
-  kDecode,        // JPEG entropy decode and IDCT
+  kHeader,        // JPEG header parse (size, colour space), before the crop is chosen
+  kDecode,        // JPEG entropy decode and IDCT: one range per image
   kAugment,       // crop, resize, flip, normalize
   kWrite,         // filling a sample's place in the batch (non-image fields)
   kSend,          // worker -> main descriptor
@@ -34,7 +35,7 @@ enum class Stage : uint8_t {
 };
 inline constexpr size_t kStageCount = static_cast<size_t>(Stage::kCount);
 
-/// "read", "decode", ... as used in reports, JSON keys and trace names.
+/// "read", "header", "decode", ... as used in reports, JSON keys and trace names.
 std::string_view stage_name(Stage s);
 
 /// Nanoseconds on CLOCK_MONOTONIC, comparable across processes of one host.

@@ -153,7 +153,7 @@ void ImagePipeline::run(const uint8_t* jpeg, size_t size, Rng& rng, void* out, D
   const JpegDecodeOptions options{spec_.grayscale, spec_.exif_orientation, spec_.max_pixels, true};
   JpegHeader header;
   {
-    trace::ScopedStage stage(trace::Stage::kDecode);
+    trace::ScopedStage stage(trace::Stage::kHeader);
     header = t.decoder.read_header(jpeg, size, options);
   }
   const bool rotated = header.orientation != 1;
