@@ -1,12 +1,16 @@
 // Runs the built ferry-bench ($FERRY_BIN_DIR/ferry-bench) as a process: exit
 // codes, the JSON report, the trace and the checksum's stability.
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -16,14 +20,14 @@
 #include <string>
 #include <vector>
 
-#include "tests/bench/mini_json.h"
+#include "tests/bench/html_check.h"
+#include "tests/support/process_census.h"
 #include "tools/gen_sample/sample_data.h"
 
 namespace ferry::bench {
 namespace {
 
-using testing::JsonValue;
-using testing::parse_json;
+using nlohmann::json;
 
 std::string read_text(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
@@ -33,7 +37,8 @@ std::string read_text(const std::string& path) {
 }
 
 struct Outcome {
-  int exit_code = -1;
+  int exit_code = -1;  // 128 + the signal when one killed it
+  bool killed = false;
   std::string out;
   std::string err;
 };
@@ -62,9 +67,12 @@ class BenchCli : public ::testing::Test {
     return std::string(bin ? bin : "build/bin") + "/ferry-bench";
   }
 
-  // Runs ferry-bench with `args`, stdout and stderr captured in files.
-  static Outcome run(const std::vector<std::string>& args, const std::string& cache_home = "") {
+  // Starts ferry-bench with `args`, stdout and stderr going to files.
+  static pid_t start(const std::vector<std::string>& args, const std::string& cache_home = "") {
     const std::string out_path = path("stdout.txt"), err_path = path("stderr.txt");
+    // Gone before the child starts, so nobody reads the last run's output.
+    std::filesystem::remove(out_path);
+    std::filesystem::remove(err_path);
     const pid_t pid = fork();
     if (pid == 0) {
       const int out = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -81,13 +89,24 @@ class BenchCli : public ::testing::Test {
       execv(exe.c_str(), argv.data());
       _exit(127);
     }
+    return pid;
+  }
+
+  // Waits for `pid` started by start() and collects what it wrote.
+  static Outcome finish(pid_t pid) {
     Outcome o;
     int status = 0;
     if (pid < 0 || waitpid(pid, &status, 0) != pid) return o;
     o.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    o.out = read_text(out_path);
-    o.err = read_text(err_path);
+    o.killed = WIFSIGNALED(status);
+    o.out = read_text(path("stdout.txt"));
+    o.err = read_text(path("stderr.txt"));
     return o;
+  }
+
+  // Runs ferry-bench with `args`, stdout and stderr captured in files.
+  static Outcome run(const std::vector<std::string>& args, const std::string& cache_home = "") {
+    return finish(start(args, cache_home));
   }
 
   static std::string last_line(const std::string& text) {
@@ -114,7 +133,7 @@ class BenchCli : public ::testing::Test {
 TEST_F(BenchCli, HelpPrintsUsageAndExitsZero) {
   const Outcome o = run({"--help"});
   EXPECT_EQ(o.exit_code, 0);
-  EXPECT_NE(o.out.find("usage: ferry-bench"), std::string::npos);
+  EXPECT_NE(o.out.find("Usage: ferry-bench"), std::string::npos);
 }
 
 TEST_F(BenchCli, BadUsageExitsWithTwoAndPrintsUsage) {
@@ -122,7 +141,7 @@ TEST_F(BenchCli, BadUsageExitsWithTwoAndPrintsUsage) {
            {"--batch-size", "0"}, {"--bogus"}, {"--pipeline", "nope"}, {"--epochs", "1", "--seconds", "1"}}) {
     const Outcome o = run(args);
     EXPECT_EQ(o.exit_code, 2) << args[0];
-    EXPECT_NE(o.err.find("usage: ferry-bench"), std::string::npos) << o.err;
+    EXPECT_NE(o.err.find("Usage: ferry-bench"), std::string::npos) << o.err;
     EXPECT_TRUE(o.out.empty());
   }
 }
@@ -132,7 +151,7 @@ TEST_F(BenchCli, MissingDataExitsWithOneAndSaysWhy) {
   const Outcome o = run({"--data", missing, "--no-progress"});
   EXPECT_EQ(o.exit_code, 1);
   EXPECT_NE(o.err.find(missing), std::string::npos) << o.err;
-  EXPECT_EQ(o.err.find("usage:"), std::string::npos) << "not a usage error";
+  EXPECT_EQ(o.err.find("Usage:"), std::string::npos) << "not a usage error";
 }
 
 TEST_F(BenchCli, CudaDeviceExitsWithOneAndAClearMessage) {
@@ -142,41 +161,39 @@ TEST_F(BenchCli, CudaDeviceExitsWithOneAndAClearMessage) {
 }
 
 TEST_F(BenchCli, JsonReportFileHasTheStableKeys) {
-  const std::string json = path("report.json");
-  const Outcome o = run({"--data", data(), "--pipeline", "val", "--batch-size", "8", "--workers", "1", "--json", json,
-                         "--checksum", "--no-progress"});
+  const std::string json_path = path("report.json");
+  const Outcome o = run({"--data", data(), "--pipeline", "val", "--batch-size", "8", "--workers", "1", "--json",
+                         json_path, "--checksum", "--no-progress"});
   ASSERT_EQ(o.exit_code, 0) << o.err;
   EXPECT_NE(o.out.find("images/s"), std::string::npos) << "the text report still goes to stdout";
-  std::string error;
-  const auto v = parse_json(read_text(json), &error);
-  ASSERT_TRUE(v.has_value()) << error;
+  const json v = json::parse(read_text(json_path), nullptr, false);
+  ASSERT_FALSE(v.is_discarded());
   for (const char* key : {"images_per_s", "images", "batches", "wall_s", "workers", "threads", "batch_size", "pipeline",
                           "stage_ms_per_image", "consumer_wait_fraction", "worker_busy_fraction", "batch_latency_ms",
                           "peak_rss_bytes", "skipped_samples", "checksum"})
-    EXPECT_NE(v->find(key), nullptr) << key;
-  EXPECT_EQ(v->find("images")->number, 40);
-  EXPECT_EQ(v->find("batches")->number, 5);
-  EXPECT_EQ(v->find("workers")->number, 1);
-  EXPECT_EQ(v->find("batch_size")->number, 8);
-  EXPECT_EQ(v->find("pipeline")->string, "val");
-  EXPECT_GT(v->find("images_per_s")->number, 0);
-  EXPECT_GT(v->find("peak_rss_bytes")->number, 0);
-  EXPECT_GT(v->find("stage_ms_per_image")->find("decode")->number, 0);
-  EXPECT_NE(v->find("batch_latency_ms")->find("p50"), nullptr);
-  EXPECT_NE(v->find("batch_latency_ms")->find("p99"), nullptr);
-  EXPECT_EQ(v->find("checksum")->string.size(), 16u);
-  EXPECT_EQ("checksum: " + v->find("checksum")->string, last_line(o.out));
+    EXPECT_TRUE(v.contains(key)) << key;
+  EXPECT_EQ(v.at("images").get<double>(), 40);
+  EXPECT_EQ(v.at("batches").get<double>(), 5);
+  EXPECT_EQ(v.at("workers").get<double>(), 1);
+  EXPECT_EQ(v.at("batch_size").get<double>(), 8);
+  EXPECT_EQ(v.at("pipeline").get<std::string>(), "val");
+  EXPECT_GT(v.at("images_per_s").get<double>(), 0);
+  EXPECT_GT(v.at("peak_rss_bytes").get<double>(), 0);
+  EXPECT_GT(v.at("stage_ms_per_image").at("decode").get<double>(), 0);
+  EXPECT_TRUE(v.at("batch_latency_ms").contains("p50"));
+  EXPECT_TRUE(v.at("batch_latency_ms").contains("p99"));
+  EXPECT_EQ(v.at("checksum").get<std::string>().size(), 16u);
+  EXPECT_EQ("checksum: " + v.at("checksum").get<std::string>(), last_line(o.out));
 }
 
 TEST_F(BenchCli, JsonOnStdoutIsTheOnlyThingThere) {
   const Outcome o =
       run({"--data", data(), "--pipeline", "read", "--batch-size", "16", "--workers", "0", "--json", "-"});
   ASSERT_EQ(o.exit_code, 0) << o.err;
-  std::string error;
-  const auto v = parse_json(o.out, &error);
-  ASSERT_TRUE(v.has_value()) << error << "\n" << o.out;
-  EXPECT_EQ(v->find("pipeline")->string, "read");
-  EXPECT_EQ(v->find("images")->number, 40);
+  const json v = json::parse(o.out, nullptr, false);
+  ASSERT_FALSE(v.is_discarded()) << "\n" << o.out;
+  EXPECT_EQ(v.at("pipeline").get<std::string>(), "read");
+  EXPECT_EQ(v.at("images").get<double>(), 40);
   EXPECT_NE(o.err.find("images/s"), std::string::npos) << "the text report moves to stderr";
 }
 
@@ -187,26 +204,24 @@ TEST_F(BenchCli, TraceParsesAndHasEventsFromEveryWorker) {
     const Outcome o = run({"--data", data(), "--pipeline", "train", "--batch-size", "4", "--workers", "2", "--trace",
                            trace_path, "--start-method", start_method, "--no-progress"});
     ASSERT_EQ(o.exit_code, 0) << o.err;
-    std::string error;
-    const auto v = parse_json(read_text(trace_path), &error);
-    ASSERT_TRUE(v.has_value()) << error;
-    const JsonValue* events = v->find("traceEvents");
-    ASSERT_NE(events, nullptr);
+    const json v = json::parse(read_text(trace_path), nullptr, false);
+    ASSERT_FALSE(v.is_discarded());
+    ASSERT_TRUE(v.contains("traceEvents"));
     std::map<int, std::string> process_names;
     std::set<int> pids_with_events;
     std::set<std::string> stages;
-    for (const JsonValue& e : events->items) {
-      const std::string ph = e.find("ph")->string;
-      const int pid = int(e.find("pid")->number);
-      if (ph == "M" && e.find("name")->string == "process_name")
-        process_names[pid] = e.find("args")->find("name")->string;
+    for (const json& e : v.at("traceEvents")) {
+      const std::string ph = e.at("ph").get<std::string>();
+      const int pid = int(e.at("pid").get<double>());
+      if (ph == "M" && e.at("name").get<std::string>() == "process_name")
+        process_names[pid] = e.at("args").at("name").get<std::string>();
       if (ph == "X") {
-        ASSERT_NE(e.find("ts"), nullptr);
-        ASSERT_NE(e.find("dur"), nullptr);
-        EXPECT_GE(e.find("dur")->number, 0);
-        EXPECT_NE(e.find("tid"), nullptr);
+        ASSERT_TRUE(e.contains("ts"));
+        ASSERT_TRUE(e.contains("dur"));
+        EXPECT_GE(e.at("dur").get<double>(), 0);
+        EXPECT_TRUE(e.contains("tid"));
         pids_with_events.insert(pid);
-        stages.insert(e.find("name")->string);
+        stages.insert(e.at("name").get<std::string>());
       }
     }
     std::set<std::string> workers_with_events;
@@ -232,10 +247,10 @@ TEST_F(BenchCli, SpawnedWorkersGiveTheSameChecksumAsForkedOnes) {
   const Outcome o = run({"--data", data(), "--pipeline", "read", "--workers", "1", "--start-method", "spawn", "--json",
                          "-", "--no-progress"});
   ASSERT_EQ(o.exit_code, 0) << o.err;
-  const auto v = parse_json(o.out);
-  ASSERT_TRUE(v.has_value()) << o.out;
-  EXPECT_EQ(v->find("start_method")->string, "spawn");
-  EXPECT_EQ(v->find("start_method_used")->string, "spawn");
+  const json v = json::parse(o.out, nullptr, false);
+  ASSERT_FALSE(v.is_discarded()) << o.out;
+  EXPECT_EQ(v.at("start_method").get<std::string>(), "spawn");
+  EXPECT_EQ(v.at("start_method_used").get<std::string>(), "spawn");
 }
 
 TEST_F(BenchCli, ChecksumDoesNotDependOnTheSharingStrategyOrRespawnPolicy) {
@@ -257,18 +272,17 @@ TEST_F(BenchCli, ChecksumDependsOnTheSeedButNotOnTheRun) {
 }
 
 TEST_F(BenchCli, SweepPrintsOneRowPerWorkerCountAndOneChecksum) {
-  const std::string json = path("sweep.json");
+  const std::string json_path = path("sweep.json");
   const Outcome o = run({"--data", data(), "--pipeline", "decode", "--batch-size", "8", "--sweep-workers", "0,1,2",
-                         "--checksum", "--json", json, "--no-progress"});
+                         "--checksum", "--json", json_path, "--no-progress"});
   ASSERT_EQ(o.exit_code, 0) << o.err;
   EXPECT_NE(o.out.find("sweep over workers"), std::string::npos) << o.out;
   EXPECT_EQ(last_line(o.out).rfind("checksum: ", 0), 0u);
-  const auto v = parse_json(read_text(json));
-  ASSERT_TRUE(v.has_value());
-  const JsonValue* runs = v->find("sweep");
-  ASSERT_NE(runs, nullptr);
-  ASSERT_EQ(runs->items.size(), 3u);
-  for (size_t i = 0; i < 3; ++i) EXPECT_EQ(runs->items[i].find("workers")->number, double(i));
+  const json v = json::parse(read_text(json_path), nullptr, false);
+  ASSERT_FALSE(v.is_discarded());
+  const json& runs = v.at("sweep");
+  ASSERT_EQ(runs.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) EXPECT_EQ(runs[i].at("workers").get<int>(), int(i));
 }
 
 TEST_F(BenchCli, BadSamplesAreSkippedOrFailTheRunWithTheirPath) {
@@ -279,13 +293,13 @@ TEST_F(BenchCli, BadSamplesAreSkippedOrFailTheRunWithTheirPath) {
     std::ofstream f(bad_file, std::ios::binary);
     f << "\xff\xd8\xff\xe0 this is not a JPEG at all";
   }
-  const std::string json = path("skip.json");
+  const std::string json_path = path("skip.json");
   const Outcome skipped = run({"--data", bad_data, "--pipeline", "val", "--batch-size", "4", "--workers", "1",
-                               "--on-bad-sample", "skip", "--json", json, "--no-progress"});
+                               "--on-bad-sample", "skip", "--json", json_path, "--no-progress"});
   ASSERT_EQ(skipped.exit_code, 0) << skipped.err;
-  const auto v = parse_json(read_text(json));
-  ASSERT_TRUE(v.has_value());
-  EXPECT_EQ(v->find("skipped_samples")->number, 1);
+  const json v = json::parse(read_text(json_path), nullptr, false);
+  ASSERT_FALSE(v.is_discarded());
+  EXPECT_EQ(v.at("skipped_samples").get<double>(), 1);
 
   const Outcome failed =
       run({"--data", bad_data, "--pipeline", "val", "--batch-size", "4", "--workers", "1", "--no-progress"});
@@ -306,14 +320,117 @@ TEST_F(BenchCli, WithoutDataASampleSetIsGeneratedOnceAndReused) {
 }
 
 TEST_F(BenchCli, SecondsModeRunsSeveralEpochsAndStops) {
-  const std::string json = path("seconds.json");
+  const std::string json_path = path("seconds.json");
   const Outcome o = run({"--data", data(), "--pipeline", "read", "--batch-size", "8", "--workers", "1", "--seconds",
-                         "0.5", "--json", json});
+                         "0.5", "--json", json_path});
   ASSERT_EQ(o.exit_code, 0) << o.err;
-  const auto v = parse_json(read_text(json));
-  ASSERT_TRUE(v.has_value());
-  EXPECT_GE(v->find("wall_s")->number, 0.5);
-  EXPECT_GT(v->find("images")->number, 0);
+  const json v = json::parse(read_text(json_path), nullptr, false);
+  ASSERT_FALSE(v.is_discarded());
+  EXPECT_GE(v.at("wall_s").get<double>(), 0.5);
+  EXPECT_GT(v.at("images").get<double>(), 0);
+}
+
+TEST_F(BenchCli, WarmupEpochsRunBeforeTheTimedWindowAndAreReported) {
+  const std::string json_path = path("warmup.json");
+  const Outcome o = run({"--data", data(), "--pipeline", "val", "--batch-size", "8", "--workers", "1",
+                         "--warmup-epochs", "2", "--epochs", "1", "--json", json_path, "--no-progress"});
+  ASSERT_EQ(o.exit_code, 0) << o.err;
+  EXPECT_NE(o.out.find("1 epoch after 2 epochs of warm-up"), std::string::npos) << o.out;
+  const json v = json::parse(read_text(json_path), nullptr, false);
+  ASSERT_FALSE(v.is_discarded());
+  EXPECT_EQ(v.at("warmup_epochs").get<int>(), 2);
+  EXPECT_EQ(v.at("epochs").get<int>(), 1);
+  EXPECT_EQ(v.at("images").get<int>(), 40) << "only the timed epoch's images";
+  EXPECT_EQ(v.at("batches").get<int>(), 5);
+  EXPECT_FALSE(v.at("interrupted").get<bool>());
+}
+
+TEST_F(BenchCli, EveryBadSampleIsListedOnceAndCountedOncePerEpoch) {
+  // 12 good images and 5 bad files, three of them in a row, so a skip tries
+  // the same bad file again as the replacement of another.
+  const std::string bad_data = path("many-bad");
+  sample::write_image_folder(bad_data, 12, 2, 5);
+  std::set<std::string> bad_names;
+  for (const char* name : {"img_00000x.jpg", "img_00000y.jpg", "img_00000z.jpg", "zz_a.jpg", "zz_b.jpg"}) {
+    std::ofstream(bad_data + "/class_000/" + name, std::ios::binary) << "\xff\xd8\xff\xe0 truncated";
+    bad_names.insert(name);
+  }
+  const std::string json_path = path("many-bad.json"), tsv_path = path("many-bad.tsv");
+  const Outcome o =
+      run({"--data", bad_data, "--pipeline", "val", "--batch-size", "4", "--workers", "2", "--on-bad-sample", "skip",
+           "--epochs", "2", "--json", json_path, "--bad-samples", tsv_path, "--no-progress"});
+  ASSERT_EQ(o.exit_code, 0) << o.err;
+  const json v = json::parse(read_text(json_path), nullptr, false);
+  ASSERT_FALSE(v.is_discarded());
+  EXPECT_EQ(v.at("skipped_samples").get<int>(), 10) << "5 bad files, 2 epochs";
+  const json& listed = v.at("bad_samples");
+  ASSERT_EQ(listed.size(), 5u) << listed.dump();
+  std::set<std::string> listed_names;
+  std::set<int64_t> indices;
+  for (const json& b : listed) {
+    const std::string file = std::filesystem::path(b.at("path").get<std::string>()).filename();
+    listed_names.insert(file);
+    indices.insert(b.at("index").get<int64_t>());
+    EXPECT_NE(b.at("message").get<std::string>().find(file), std::string::npos) << b.dump();
+  }
+  EXPECT_EQ(listed_names, bad_names);
+  EXPECT_EQ(indices.size(), 5u);
+
+  const std::string tsv = read_text(tsv_path);
+  EXPECT_EQ(tsv.rfind("index\tpath\tmessage\n", 0), 0u) << tsv;
+  EXPECT_EQ(std::count(tsv.begin(), tsv.end(), '\n'), 6) << tsv;
+  for (const std::string& name : bad_names) EXPECT_NE(tsv.find(name), std::string::npos) << name;
+}
+
+TEST_F(BenchCli, HtmlReportOfASweepIsAWellFormedPageWithItsCharts) {
+  const std::string html_path = path("sweep.html");
+  const Outcome o = run({"--data", data(), "--pipeline", "decode", "--batch-size", "8", "--sweep-workers", "0,1",
+                         "--html", html_path, "--no-progress"});
+  ASSERT_EQ(o.exit_code, 0) << o.err;
+  const std::string page = read_text(html_path);
+  EXPECT_EQ(testing::html_problems(page), "");
+  EXPECT_EQ(testing::count_of(page, "<svg"), 4u);
+  EXPECT_NE(page.find("CPU time per image against workers"), std::string::npos);
+}
+
+// SIGINT or SIGTERM mid-run: the report of what was measured, marked
+// interrupted, exit 130, and the workers are gone.
+TEST_F(BenchCli, ASignalPrintsThePartialReportStopsTheWorkersAndExits130) {
+  const std::pair<int, const char*> cases[] = {{SIGINT, "fork"}, {SIGTERM, "spawn"}};
+  for (const auto& [sig, start_method] : cases) {
+    SCOPED_TRACE(start_method);
+    const std::string json_path = path("interrupted.json"), trace_path = path("interrupted-trace.json");
+    std::filesystem::remove(json_path);
+    const pid_t pid =
+        start({"--data", data(), "--pipeline", "train", "--batch-size", "4", "--workers", "2", "--start-method",
+               start_method, "--seconds", "600", "--json", json_path, "--trace", trace_path});
+    ASSERT_GT(pid, 0);
+    // Progress lines (every 2 s off a terminal) say the timed window runs.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (read_text(path("stdout.txt")).find(" images ") == std::string::npos &&
+           std::chrono::steady_clock::now() < deadline)
+      usleep(20'000);
+    ASSERT_EQ(kill(pid, sig), 0);
+    const Outcome o = finish(pid);
+    ASSERT_FALSE(o.killed) << "the signal must be handled, not kill it";
+    ASSERT_EQ(o.exit_code, 130) << o.out << o.err;
+    EXPECT_NE(o.out.find("INTERRUPTED"), std::string::npos) << o.out;
+    EXPECT_NE(o.err.find("interrupted"), std::string::npos) << o.err;
+    const json v = json::parse(read_text(json_path), nullptr, false);
+    ASSERT_FALSE(v.is_discarded()) << "the JSON report is still written";
+    EXPECT_TRUE(v.at("interrupted").get<bool>());
+    EXPECT_GT(v.at("images").get<int>(), 0);
+    EXPECT_LT(v.at("wall_s").get<double>(), 600);
+    // The trace names the workers' pids; none may outlive ferry-bench.
+    const json trace = json::parse(read_text(trace_path), nullptr, false);
+    ASSERT_FALSE(trace.is_discarded());
+    std::set<int> workers;
+    for (const json& e : trace.at("traceEvents"))
+      if (e.at("name") == "process_name" && e.at("args").at("name").get<std::string>().rfind("ferry-w", 0) == 0)
+        workers.insert(e.at("pid").get<int>());
+    EXPECT_EQ(workers.size(), 2u);
+    for (int w : workers) EXPECT_FALSE(ferry::testing::process_alive(w)) << "worker " << w;
+  }
 }
 
 }  // namespace

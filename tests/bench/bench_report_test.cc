@@ -1,6 +1,7 @@
 // The checksum's definition, the report's JSON keys, the Chrome trace and the
 // progress line, without running a loader.
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <unistd.h>
 
@@ -12,7 +13,6 @@
 #include <vector>
 
 #include "loader/batch.h"
-#include "tests/bench/mini_json.h"
 #include "tools/bench/batch_checksum.h"
 #include "tools/bench/chrome_trace.h"
 #include "tools/bench/progress.h"
@@ -22,7 +22,7 @@
 namespace ferry::bench {
 namespace {
 
-using testing::parse_json;
+using nlohmann::json;
 
 // The definition in batch_checksum.h, byte by byte, written independently.
 uint64_t reference_absorb(uint64_t h, const std::vector<uint8_t>& bytes) {
@@ -137,9 +137,8 @@ RunReport sample_report() {
 
 TEST(RunReport, JsonHasTheStableKeys) {
   const RunReport r = sample_report();
-  std::string error;
-  const auto v = parse_json(report_json(r), &error);
-  ASSERT_TRUE(v.has_value()) << error;
+  const json v = json::parse(report_json(r), nullptr, false);
+  ASSERT_FALSE(v.is_discarded());
   for (const char* key : {"images_per_s",
                           "images",
                           "batches",
@@ -160,28 +159,72 @@ TEST(RunReport, JsonHasTheStableKeys) {
                           "data",
                           "rank_source",
                           "workers_auto"})
-    EXPECT_NE(v->find(key), nullptr) << key;
-  EXPECT_DOUBLE_EQ(v->find("images_per_s")->number, 500);
-  EXPECT_DOUBLE_EQ(v->find("images_per_cpu_s")->number, 250);
-  EXPECT_DOUBLE_EQ(v->find("mb_per_s")->number, 301.056);
-  EXPECT_DOUBLE_EQ(v->find("input_mb_per_s")->number, 55);
-  EXPECT_DOUBLE_EQ(v->find("stage_ms_per_image")->find("decode")->number, 3);
-  EXPECT_DOUBLE_EQ(v->find("stage_ms_per_image")->find("read")->number, 0);
-  EXPECT_NE(v->find("stage_ms_per_image")->find("h2d"), nullptr);
-  EXPECT_DOUBLE_EQ(v->find("consumer_wait_fraction")->number, 0.25);
-  EXPECT_DOUBLE_EQ(v->find("worker_busy_fraction")->number, 0.9);
-  EXPECT_DOUBLE_EQ(v->find("batch_latency_ms")->find("p99")->number, 150);
-  EXPECT_EQ(v->find("pipeline")->string, "train");
-  EXPECT_EQ(v->find("data")->string, "/data/\"quoted\"\tdir");
-  EXPECT_EQ(v->find("checksum")->string, "0123456789abcdef");
+    EXPECT_TRUE(v.contains(key)) << key;
+  EXPECT_DOUBLE_EQ(v.at("images_per_s").get<double>(), 500);
+  EXPECT_DOUBLE_EQ(v.at("images_per_cpu_s").get<double>(), 250);
+  EXPECT_DOUBLE_EQ(v.at("mb_per_s").get<double>(), 301.056);
+  EXPECT_DOUBLE_EQ(v.at("input_mb_per_s").get<double>(), 55);
+  EXPECT_DOUBLE_EQ(v.at("stage_ms_per_image").at("decode").get<double>(), 3);
+  EXPECT_DOUBLE_EQ(v.at("stage_ms_per_image").at("read").get<double>(), 0);
+  EXPECT_TRUE(v.at("stage_ms_per_image").contains("h2d"));
+  EXPECT_DOUBLE_EQ(v.at("consumer_wait_fraction").get<double>(), 0.25);
+  EXPECT_DOUBLE_EQ(v.at("worker_busy_fraction").get<double>(), 0.9);
+  EXPECT_DOUBLE_EQ(v.at("batch_latency_ms").at("p99").get<double>(), 150);
+  EXPECT_EQ(v.at("pipeline").get<std::string>(), "train");
+  EXPECT_EQ(v.at("data").get<std::string>(), "/data/\"quoted\"\tdir");
+  EXPECT_EQ(v.at("checksum").get<std::string>(), "0123456789abcdef");
+}
+
+TEST(RunReport, JsonListsBadSamplesTheTimelineAndTheRunState) {
+  RunReport r = sample_report();
+  r.warmup_epochs = 2;
+  r.interrupted = true;
+  r.bad_samples = {{4, "/d/a.jpg", "/d/a.jpg: Not a JPEG file"}, {9, "/d/b.jpg", "/d/b.jpg: truncated"}};
+  r.timeline = {{0.5, 100}, {1.0, 250}};
+  const json v = json::parse(report_json(r), nullptr, false);
+  ASSERT_FALSE(v.is_discarded());
+  EXPECT_EQ(v.at("warmup_epochs").get<int>(), 2);
+  EXPECT_TRUE(v.at("interrupted").get<bool>());
+  ASSERT_EQ(v.at("bad_samples").size(), 2u);
+  EXPECT_EQ(v.at("bad_samples")[1].at("index").get<int>(), 9);
+  EXPECT_EQ(v.at("bad_samples")[1].at("path").get<std::string>(), "/d/b.jpg");
+  EXPECT_EQ(v.at("bad_samples")[1].at("message").get<std::string>(), "/d/b.jpg: truncated");
+  EXPECT_EQ(v.at("timeline"), json::parse("[[0.5, 100], [1.0, 250]]"));
+  EXPECT_TRUE(v.at("stage_ms_per_image").contains("header"));
+}
+
+TEST(RunReport, ABadUtf8FileNameStillGivesValidJson) {
+  RunReport r = sample_report();
+  r.data = "/data/caf\xe9";  // Latin-1, not UTF-8
+  const json v = json::parse(report_json(r), nullptr, false);
+  ASSERT_FALSE(v.is_discarded());
+  EXPECT_EQ(v.at("data").get<std::string>(), "/data/caf\xef\xbf\xbd") << "U+FFFD in its place";
+}
+
+TEST(RunReport, BadSamplesTsvHasEachIndexOnceOnOneLineEach) {
+  RunReport a = sample_report(), b = sample_report();
+  a.bad_samples = {{4, "/d/a\tb.jpg", "bad\nfile"}, {7, "/d/c.jpg", "truncated"}};
+  b.bad_samples = {{7, "/d/c.jpg", "truncated"}, {2, "", "no path"}};
+  EXPECT_EQ(bad_samples_tsv({a, b}),
+            "index\tpath\tmessage\n4\t/d/a b.jpg\tbad file\n7\t/d/c.jpg\ttruncated\n2\t\tno path\n");
+  EXPECT_EQ(bad_samples_tsv({}), "index\tpath\tmessage\n");
+}
+
+TEST(RunReport, TextListsTheFirstBadSamplesAndPointsToTheRest) {
+  RunReport r = sample_report();
+  for (int i = 0; i < 11; ++i) r.bad_samples.push_back({i, "/d/" + std::to_string(i), "bad " + std::to_string(i)});
+  const std::string t = report_text(r);
+  EXPECT_NE(t.find("sample 7: bad 7"), std::string::npos) << t;
+  EXPECT_EQ(t.find("sample 8: bad 8"), std::string::npos) << t;
+  EXPECT_NE(t.find("3 more (all of them with --json or --bad-samples FILE)"), std::string::npos) << t;
 }
 
 TEST(RunReport, ChecksumKeyOnlyWhenAsked) {
   RunReport r = sample_report();
   r.checksum.clear();
-  const auto v = parse_json(report_json(r));
-  ASSERT_TRUE(v.has_value());
-  EXPECT_EQ(v->find("checksum"), nullptr);
+  const json v = json::parse(report_json(r), nullptr, false);
+  ASSERT_FALSE(v.is_discarded());
+  EXPECT_FALSE(v.contains("checksum"));
 }
 
 TEST(RunReport, TextShowsThroughputStagesAndAutoChoice) {
@@ -202,10 +245,10 @@ TEST(RunReport, SweepTableHasOneRowPerRunAndParsesAsJson) {
   const std::string table = sweep_table(runs);
   EXPECT_EQ(std::count(table.begin(), table.end(), '\n'), 3);
   EXPECT_NE(table.find("2.00x"), std::string::npos) << table;
-  const auto v = parse_json(sweep_json(runs));
-  ASSERT_TRUE(v.has_value());
-  ASSERT_EQ(v->find("sweep")->items.size(), 2u);
-  EXPECT_EQ(v->find("sweep")->items[1].find("workers")->number, 4);
+  const json v = json::parse(sweep_json(runs), nullptr, false);
+  ASSERT_FALSE(v.is_discarded());
+  ASSERT_EQ(v.at("sweep").size(), 2u);
+  EXPECT_EQ(v.at("sweep")[1].at("workers").get<double>(), 4);
 }
 
 TEST(ChromeTrace, NamesProcessesAndThreadsAndUsesMicroseconds) {
@@ -220,33 +263,31 @@ TEST(ChromeTrace, NamesProcessesAndThreadsAndUsesMicroseconds) {
   names.names[100] = "ferry-bench";
   names.names[200] = "ferry-w0";
   names.names[300] = "ferry-w1";
-  std::string error;
-  const auto v = parse_json(chrome_trace_json(events, names, origin, {{"tool", "ferry-bench"}}), &error);
-  ASSERT_TRUE(v.has_value()) << error;
-  const auto* list = v->find("traceEvents");
-  ASSERT_NE(list, nullptr);
+  const json v = json::parse(chrome_trace_json(events, names, origin, {{"tool", "ferry-bench"}}), nullptr, false);
+  ASSERT_FALSE(v.is_discarded());
+  ASSERT_TRUE(v.contains("traceEvents"));
   std::set<std::string> process_names, thread_names;
   int complete = 0;
-  for (const auto& e : list->items) {
-    const std::string ph = e.find("ph")->string;
-    const std::string name = e.find("name")->string;
-    if (ph == "M" && name == "process_name") process_names.insert(e.find("args")->find("name")->string);
-    if (ph == "M" && name == "thread_name") thread_names.insert(e.find("args")->find("name")->string);
+  for (const json& e : v.at("traceEvents")) {
+    const std::string ph = e.at("ph").get<std::string>();
+    const std::string name = e.at("name").get<std::string>();
+    if (ph == "M" && name == "process_name") process_names.insert(e.at("args").at("name").get<std::string>());
+    if (ph == "M" && name == "thread_name") thread_names.insert(e.at("args").at("name").get<std::string>());
     if (ph == "X") {
       ++complete;
-      ASSERT_NE(e.find("ts"), nullptr);
-      ASSERT_NE(e.find("dur"), nullptr);
+      ASSERT_TRUE(e.contains("ts"));
+      ASSERT_TRUE(e.contains("dur"));
       if (name == "decode") {
-        EXPECT_DOUBLE_EQ(e.find("ts")->number, 10.0);
-        EXPECT_DOUBLE_EQ(e.find("dur")->number, 3.5);
-        EXPECT_EQ(e.find("pid")->number, 200);
+        EXPECT_DOUBLE_EQ(e.at("ts").get<double>(), 10.0);
+        EXPECT_DOUBLE_EQ(e.at("dur").get<double>(), 3.5);
+        EXPECT_EQ(e.at("pid").get<double>(), 200);
       }
     }
   }
   EXPECT_EQ(complete, 4);
   EXPECT_EQ(process_names, (std::set<std::string>{"ferry-bench", "ferry-w0", "ferry-w1"}));
   EXPECT_TRUE(thread_names.count("ferry-w0-t1")) << "the second thread of worker 0";
-  EXPECT_EQ(v->find("otherData")->find("tool")->string, "ferry-bench");
+  EXPECT_EQ(v.at("otherData").at("tool").get<std::string>(), "ferry-bench");
 }
 
 TEST(Progress, LineShowsImagesRateAndEta) {

@@ -5,12 +5,14 @@
 ///   ferry::bench::RunReport r = ferry::bench::run_bench(options, data, {.progress = stdout});
 ///
 /// Loader and dataset failures propagate as ferry::Error (the tool's exit 1).
+#include <csignal>
 #include <cstdio>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "loader/dataset.h"
+#include "loader/datasets/sample_source.h"
 #include "tools/bench/bench_options.h"
 #include "tools/bench/chrome_trace.h"
 #include "tools/bench/run_report.h"
@@ -29,13 +31,19 @@ void ensure_sample_data(const std::string& dir, std::FILE* log);
 /// it runs under every start method (open_image_dataset/open_raw_dataset).
 std::shared_ptr<Dataset> make_dataset(const std::string& data, Pipeline pipeline);
 
-/// Mean encoded bytes of up to 32 samples spread over `data` (opens it once more).
-double estimate_input_bytes_per_image(const std::string& data);
+/// Mean encoded bytes of up to 32 samples spread over `source` (0 when empty).
+double mean_encoded_bytes(const SampleSource& source);
 
 struct RunHooks {
   std::FILE* progress = nullptr;  ///< where progress goes (style from isatty); null = none
   std::string progress_label;     ///< prefix of progress lines, e.g. "[workers 2]"
   bool trace = false;             ///< record trace events into the report's trace fields
+  /// Non-zero once the run should stop (set by a SIGINT/SIGTERM handler that
+  /// does not restart system calls): the run ends at the next batch, or at
+  /// once when the loader is waiting for one, with RunReport::interrupted set.
+  const volatile std::sig_atomic_t* stop = nullptr;
+  /// The opened data, for the paths of bad samples; null leaves them empty.
+  const SampleSource* source = nullptr;
 };
 
 struct TraceCapture {

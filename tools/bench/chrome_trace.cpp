@@ -1,29 +1,18 @@
 #include "tools/bench/chrome_trace.h"
 
+#include <nlohmann/json.hpp>
+
 #include <set>
 
-#include "tools/bench/json_writer.h"
+#include "tools/bench/run_report.h"
 
 namespace ferry::bench {
 namespace {
 
-void metadata(JsonWriter& w, const char* what, int pid, int tid, const std::string& name) {
-  w.newline();
-  w.begin_object();
-  w.key("name");
-  w.value(what);
-  w.key("ph");
-  w.value("M");
-  w.key("pid");
-  w.value(pid);
-  w.key("tid");
-  w.value(tid);
-  w.key("args");
-  w.begin_object();
-  w.key("name");
-  w.value(name);
-  w.end_object();
-  w.end_object();
+using nlohmann::ordered_json;
+
+ordered_json metadata(const char* what, int pid, int tid, ordered_json args) {
+  return {{"name", what}, {"ph", "M"}, {"pid", pid}, {"tid", tid}, {"args", std::move(args)}};
 }
 
 }  // namespace
@@ -36,69 +25,43 @@ std::string chrome_trace_json(const std::vector<trace::Event>& events, const Tra
   for (const auto& [pid, name] : processes.names) threads[pid].insert(pid);
   for (const trace::Event& e : events) threads[e.pid].insert(e.tid);
 
+  // One event per line, written as it is made: a trace holds up to a million
+  // events, too many to build as one document first.
   std::string out;
   out.reserve(events.size() * 110 + 4096);
-  JsonWriter w(out);
-  w.begin_object();
-  w.key("traceEvents");
-  w.begin_array();
+  bool first = true;
+  auto append = [&](const ordered_json& event) {
+    out += first ? "{\"traceEvents\": [\n" : ",\n";
+    first = false;
+    out += json_text(event, -1);
+    out.pop_back();  // json_text's newline; the separator adds its own
+  };
   int sort_index = 0;
   for (const auto& [pid, tids] : threads) {
     const auto it = processes.names.find(pid);
     const std::string pname = it != processes.names.end() ? it->second : "pid " + std::to_string(pid);
-    metadata(w, "process_name", pid, pid, pname);
+    append(metadata("process_name", pid, pid, {{"name", pname}}));
     // Keep the main process on top, then the workers in pid order.
-    w.newline();
-    w.begin_object();
-    w.key("name");
-    w.value("process_sort_index");
-    w.key("ph");
-    w.value("M");
-    w.key("pid");
-    w.value(pid);
-    w.key("tid");
-    w.value(pid);
-    w.key("args");
-    w.begin_object();
-    w.key("sort_index");
-    w.value(pname == "ferry-bench" ? -1 : sort_index++);
-    w.end_object();
-    w.end_object();
+    append(metadata("process_sort_index", pid, pid, {{"sort_index", pname == "ferry-bench" ? -1 : sort_index++}}));
     int k = 0;
-    for (int tid : tids) metadata(w, "thread_name", pid, tid, tid == pid ? pname : pname + "-t" + std::to_string(++k));
+    for (int tid : tids)
+      append(metadata("thread_name", pid, tid, {{"name", tid == pid ? pname : pname + "-t" + std::to_string(++k)}}));
   }
   for (const trace::Event& e : events) {
     const double ts = double(int64_t(e.start_ns - origin_ns)) / 1000.0;
-    w.newline();
-    w.begin_object();
-    w.key("name");
-    w.value(trace::stage_name(e.stage));
-    w.key("cat");
-    w.value("ferry");
-    w.key("ph");
-    w.value("X");
-    w.key("pid");
-    w.value(e.pid);
-    w.key("tid");
-    w.value(e.tid);
-    w.key("ts");
-    w.value(ts);
-    w.key("dur");
-    w.value(double(e.duration_ns) / 1000.0);
-    w.end_object();
+    append({{"name", trace::stage_name(e.stage)},
+            {"cat", "ferry"},
+            {"ph", "X"},
+            {"pid", e.pid},
+            {"tid", e.tid},
+            {"ts", ts},
+            {"dur", double(e.duration_ns) / 1000.0}});
   }
-  w.newline();
-  w.end_array();
-  w.key("displayTimeUnit");
-  w.value("ms");
-  w.key("otherData");
-  w.begin_object();
-  for (const auto& [k, v] : other) {
-    w.key(k);
-    w.value(v);
-  }
-  w.end_object();
-  w.end_object();
+  if (first) out += "{\"traceEvents\": [";
+  ordered_json other_data = ordered_json::object();
+  for (const auto& [k, v] : other) other_data[k] = v;
+  out += "\n], \"displayTimeUnit\": \"ms\", \"otherData\": " + json_text(other_data, -1);
+  out.back() = '}';
   out += '\n';
   return out;
 }

@@ -3,17 +3,21 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <set>
 
-#include "tools/bench/json_writer.h"
+#include <nlohmann/json.hpp>
 
 namespace ferry::bench {
 namespace {
 
 using trace::Stage;
 
-constexpr Stage kProduceStages[] = {Stage::kRead, Stage::kDecode, Stage::kAugment, Stage::kWrite};
+constexpr Stage kProduceStages[] = {Stage::kRead, Stage::kHeader, Stage::kDecode, Stage::kAugment, Stage::kWrite};
+// Bad samples listed in the text report; the JSON and --bad-samples have all.
+constexpr size_t kBadSamplesInText = 8;
 // Shown in the text report even when zero.
-constexpr Stage kAlwaysShown[] = {Stage::kRead, Stage::kDecode, Stage::kAugment, Stage::kWrite, Stage::kWaitForBatch};
+constexpr Stage kAlwaysShown[] = {Stage::kRead,    Stage::kHeader, Stage::kDecode,
+                                  Stage::kAugment, Stage::kWrite,  Stage::kWaitForBatch};
 
 std::string fmt(const char* format, double v) {
   char buf[64];
@@ -32,9 +36,19 @@ std::string workers_text(const RunReport& r) {
   return s;
 }
 
+std::string epochs_text(int64_t n) { return std::to_string(n) + (n == 1 ? " epoch" : " epochs"); }
+
 std::string run_length_text(const BenchOptions& o) {
-  if (o.seconds > 0) return fmt("%g s", o.seconds);
-  return std::to_string(o.epochs) + (o.epochs == 1 ? " epoch" : " epochs");
+  std::string s = o.seconds > 0 ? fmt("%g s", o.seconds) : epochs_text(o.epochs);
+  if (o.warmup_epochs > 0) s += " after " + epochs_text(o.warmup_epochs) + " of warm-up";
+  return s;
+}
+
+// A TSV field: one line, no tabs.
+std::string tsv_field(std::string s) {
+  for (char& c : s)
+    if (c == '\t' || c == '\n' || c == '\r') c = ' ';
+  return s;
 }
 
 }  // namespace
@@ -77,7 +91,8 @@ std::string report_text(const RunReport& r) {
   const BenchOptions& o = r.options;
   std::string t;
   t += "ferry-bench: " + to_string(o.pipeline) + " pipeline, " + std::to_string(r.images) + " images in " +
-       std::to_string(r.batches) + " batches, " + fmt("%.2f s", r.wall_s) + "\n";
+       std::to_string(r.batches) + " batches, " + fmt("%.2f s", r.wall_s) +
+       (r.interrupted ? " (INTERRUPTED: what was measured until the signal)" : "") + "\n";
   t += "  throughput       " + fmt("%.1f images/s", r.images_per_s()) + ", " + fmt("%.1f MB/s", r.output_mb_per_s()) +
        " out";
   if (r.input_bytes_per_image > 0) t += ", " + fmt("%.1f MB/s", r.input_mb_per_s()) + " in (mean file size)";
@@ -106,7 +121,11 @@ std::string report_text(const RunReport& r) {
   t += "  bad samples      " + std::to_string(r.skipped_samples) + " skipped, " +
        std::to_string(r.substituted_samples) + " substituted, " + std::to_string(r.decode_warnings) +
        " decode warnings\n";
-  for (const std::string& m : r.bad_sample_messages) t += "                   " + m + "\n";
+  for (size_t i = 0; i < r.bad_samples.size() && i < kBadSamplesInText; ++i)
+    t += "                   sample " + std::to_string(r.bad_samples[i].index) + ": " + r.bad_samples[i].message + "\n";
+  if (r.bad_samples.size() > kBadSamplesInText)
+    t += "                   ... " + std::to_string(r.bad_samples.size() - kBadSamplesInText) +
+         " more (all of them with --json or --bad-samples FILE)\n";
   t += "  configuration    workers " + workers_text(r) + ", batch " + std::to_string(o.batch_size) + ", prefetch " +
        std::to_string(o.prefetch) + ", " + run_length_text(o) + ", seed " + std::to_string(o.seed) + ", shuffle " +
        (o.shuffle ? "on" : "off") + ", start " + to_string(o.start_method) +
@@ -119,131 +138,93 @@ std::string report_text(const RunReport& r) {
   t += "  dataset          " + r.dataset + "\n";
   t += "  timing           open data " + fmt("%.2f s", r.open_s) + ", loader setup " + fmt("%.2f s", r.setup_s) +
        ", worker start " + fmt("%.3f s", double(r.worker_start_ns) / 1e9) + ", " + std::to_string(r.epochs) +
-       " epoch(s) started\n";
+       " timed epoch(s) started" +
+       (r.warmup_epochs > 0 ? " after " + epochs_text(r.warmup_epochs) + " of warm-up (not timed)" : "") + "\n";
   return t;
 }
 
-void write_report_json(JsonWriter& w, const RunReport& r) {
+nlohmann::ordered_json report_object(const RunReport& r) {
   const BenchOptions& o = r.options;
-  w.begin_object();
-  w.key("images_per_s");
-  w.value(r.images_per_s());
-  w.key("images");
-  w.value(r.images);
-  w.key("batches");
-  w.value(r.batches);
-  w.key("epochs");
-  w.value(r.epochs);
-  w.key("wall_s");
-  w.value(r.wall_s);
-  w.key("cpu_s");
-  w.value(r.cpu_s);
-  w.key("images_per_cpu_s");
-  w.value(r.images_per_cpu_s());
-  w.key("open_s");
-  w.value(r.open_s);
-  w.key("setup_s");
-  w.value(r.setup_s);
-  w.key("mb_per_s");
-  w.value(r.output_mb_per_s());
-  w.key("input_mb_per_s");
-  w.value(r.input_mb_per_s());
-  w.key("workers");
-  w.value(o.workers);
-  w.key("workers_auto");
-  w.value(o.workers_auto);
-  w.key("threads");
-  w.value(o.threads);
-  w.key("batch_size");
-  w.value(o.batch_size);
-  w.key("prefetch");
-  w.value(o.prefetch);
-  w.key("pipeline");
-  w.value(to_string(o.pipeline));
-  w.key("seed");
-  w.value(o.seed);
-  w.key("shuffle");
-  w.value(o.shuffle);
-  w.key("start_method");
-  w.value(to_string(o.start_method));
-  w.key("start_method_used");
-  w.value(r.start_method_used);
-  w.key("sharing");
-  w.value(to_string(o.sharing));
-  w.key("on_worker_failure");
-  w.value(to_string(o.on_worker_failure));
-  w.key("on_bad_sample");
-  w.value(to_string(o.on_bad_sample));
-  w.key("device");
-  w.value(to_string(o.device));
-  w.key("gpu_normalize");
-  w.value(o.gpu_normalize);
-  w.key("rank");
-  w.value(r.rank);
-  w.key("world_size");
-  w.value(r.world_size);
-  w.key("rank_source");
-  w.value(r.rank_source);
-  w.key("data");
-  w.value(r.data);
-  w.key("dataset");
-  w.value(r.dataset);
-  w.key("stage_ms_per_image");
-  w.begin_object();
-  for (size_t s = 0; s < trace::kStageCount; ++s) {
-    w.key(trace::stage_name(Stage(s)));
-    w.value(r.stage_ms_per_image(s));
-  }
-  w.end_object();
-  w.key("consumer_wait_fraction");
-  w.value(r.consumer_wait_fraction());
-  w.key("worker_busy_fraction");
-  w.value(r.worker_busy_fraction());
-  w.key("worker_start_s");
-  w.value(double(r.worker_start_ns) / 1e9);
-  w.key("batch_latency_ms");
-  w.begin_object();
-  w.key("p50");
-  w.value(r.latency_p50_ms);
-  w.key("p99");
-  w.value(r.latency_p99_ms);
-  w.end_object();
-  w.key("peak_rss_bytes");
-  w.value(r.peak_rss_bytes);
-  w.key("shared_memory_bytes");
-  w.value(r.shared_memory_bytes);
-  w.key("skipped_samples");
-  w.value(r.skipped_samples);
-  w.key("substituted_samples");
-  w.value(r.substituted_samples);
-  w.key("decode_warnings");
-  w.value(r.decode_warnings);
-  if (!r.checksum.empty()) {
-    w.key("checksum");
-    w.value(r.checksum);
-  }
-  w.end_object();
+  nlohmann::ordered_json j;
+  j["images_per_s"] = r.images_per_s();
+  j["images"] = r.images;
+  j["batches"] = r.batches;
+  j["epochs"] = r.epochs;
+  j["warmup_epochs"] = r.warmup_epochs;
+  j["interrupted"] = r.interrupted;
+  j["wall_s"] = r.wall_s;
+  j["cpu_s"] = r.cpu_s;
+  j["images_per_cpu_s"] = r.images_per_cpu_s();
+  j["open_s"] = r.open_s;
+  j["setup_s"] = r.setup_s;
+  j["mb_per_s"] = r.output_mb_per_s();
+  j["input_mb_per_s"] = r.input_mb_per_s();
+  j["workers"] = o.workers;
+  j["workers_auto"] = o.workers_auto;
+  j["threads"] = o.threads;
+  j["batch_size"] = o.batch_size;
+  j["prefetch"] = o.prefetch;
+  j["pipeline"] = to_string(o.pipeline);
+  j["seed"] = o.seed;
+  j["shuffle"] = o.shuffle;
+  j["start_method"] = to_string(o.start_method);
+  j["start_method_used"] = r.start_method_used;
+  j["sharing"] = to_string(o.sharing);
+  j["on_worker_failure"] = to_string(o.on_worker_failure);
+  j["on_bad_sample"] = to_string(o.on_bad_sample);
+  j["device"] = to_string(o.device);
+  j["gpu_normalize"] = o.gpu_normalize;
+  j["rank"] = r.rank;
+  j["world_size"] = r.world_size;
+  j["rank_source"] = r.rank_source;
+  j["data"] = r.data;
+  j["dataset"] = r.dataset;
+  nlohmann::ordered_json stages = nlohmann::ordered_json::object();
+  for (size_t s = 0; s < trace::kStageCount; ++s)
+    stages[std::string(trace::stage_name(Stage(s)))] = r.stage_ms_per_image(s);
+  j["stage_ms_per_image"] = std::move(stages);
+  j["consumer_wait_fraction"] = r.consumer_wait_fraction();
+  j["worker_busy_fraction"] = r.worker_busy_fraction();
+  j["worker_start_s"] = double(r.worker_start_ns) / 1e9;
+  j["batch_latency_ms"] = {{"p50", r.latency_p50_ms}, {"p99", r.latency_p99_ms}};
+  j["peak_rss_bytes"] = r.peak_rss_bytes;
+  j["shared_memory_bytes"] = r.shared_memory_bytes;
+  j["skipped_samples"] = r.skipped_samples;
+  j["substituted_samples"] = r.substituted_samples;
+  j["decode_warnings"] = r.decode_warnings;
+  nlohmann::ordered_json bad = nlohmann::ordered_json::array();
+  for (const BadSampleEntry& b : r.bad_samples)
+    bad.push_back({{"index", b.index}, {"path", b.path}, {"message", b.message}});
+  j["bad_samples"] = std::move(bad);
+  nlohmann::ordered_json timeline = nlohmann::ordered_json::array();
+  for (const TimelinePoint& p : r.timeline) timeline.push_back({p.elapsed_s, p.images});
+  j["timeline"] = std::move(timeline);
+  if (!r.checksum.empty()) j["checksum"] = r.checksum;
+  return j;
 }
 
-std::string report_json(const RunReport& r) {
-  std::string out;
-  JsonWriter w(out, /*pretty=*/true);
-  write_report_json(w, r);
-  out += '\n';
-  return out;
+std::string json_text(const nlohmann::ordered_json& doc, int indent) {
+  return doc.dump(indent, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
 }
+
+std::string report_json(const RunReport& r) { return json_text(report_object(r)); }
 
 std::string sweep_json(const std::vector<RunReport>& runs) {
-  std::string out;
-  JsonWriter w(out, /*pretty=*/true);
-  w.begin_object();
-  w.key("sweep");
-  w.begin_array();
-  for (const RunReport& r : runs) write_report_json(w, r);
-  w.end_array();
-  w.end_object();
-  out += '\n';
-  return out;
+  nlohmann::ordered_json list = nlohmann::ordered_json::array();
+  for (const RunReport& r : runs) list.push_back(report_object(r));
+  nlohmann::ordered_json doc;
+  doc["sweep"] = std::move(list);
+  return json_text(doc);
+}
+
+std::string bad_samples_tsv(const std::vector<RunReport>& runs) {
+  std::string t = "index\tpath\tmessage\n";
+  std::set<int64_t> seen;
+  for (const RunReport& r : runs)
+    for (const BadSampleEntry& b : r.bad_samples)
+      if (seen.insert(b.index).second)
+        t += std::to_string(b.index) + "\t" + tsv_field(b.path) + "\t" + tsv_field(b.message) + "\n";
+  return t;
 }
 
 std::string sweep_table(const std::vector<RunReport>& runs) {
