@@ -23,8 +23,7 @@ BadSampleText parse_bad_sample_message(std::string_view message) {
   const char* last = message.data() + message.size();
   int64_t index = -1;
   const auto [end, ec] = std::from_chars(first, last, index);
-  if (ec != std::errc() || index < 0 || std::string_view(end, size_t(last - end)).substr(0, 2) != kSeparator)
-    return r;
+  if (ec != std::errc() || index < 0 || std::string_view(end, size_t(last - end)).substr(0, 2) != kSeparator) return r;
   r.index = index;
   r.what.assign(end + kSeparator.size(), last);
   return r;

@@ -13,8 +13,8 @@ constexpr const char* kPalette[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", 
                                     "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
 constexpr size_t kPaletteSize = std::size(kPalette);
 // Stages of the worker side, stacked per run; the consumer's wait is shown in the table.
-constexpr Stage kStackedStages[] = {Stage::kRead,  Stage::kHeader, Stage::kDecode,
-                                    Stage::kAugment, Stage::kWrite, Stage::kSend};
+constexpr Stage kStackedStages[] = {Stage::kRead,    Stage::kHeader, Stage::kDecode,
+                                    Stage::kAugment, Stage::kWrite,  Stage::kSend};
 constexpr int kChartWidth = 720;
 constexpr int kChartHeight = 300;
 constexpr int kMarginLeft = 70, kMarginRight = 20, kMarginTop = 30, kMarginBottom = 50;
@@ -71,10 +71,10 @@ std::string line_chart(const std::string& title, const std::string& x_label, con
   for (double x = 0; x <= x_max + x_step / 2; x += x_step)
     svg += "<text x=\"" + num(px(x)) + "\" y=\"" + num(py(0) + 16) + "\" text-anchor=\"middle\">" +
            num(x, x_step < 1 ? 2 : 0) + "</text>\n";
-  svg += "<line x1=\"" + num(px(0)) + "\" y1=\"" + num(py(0)) + "\" x2=\"" + num(px(x_max)) + "\" y2=\"" +
-         num(py(0)) + "\" class=\"axis\"/>\n";
-  svg += "<line x1=\"" + num(px(0)) + "\" y1=\"" + num(py(0)) + "\" x2=\"" + num(px(0)) + "\" y2=\"" +
-         num(py(y_max)) + "\" class=\"axis\"/>\n";
+  svg += "<line x1=\"" + num(px(0)) + "\" y1=\"" + num(py(0)) + "\" x2=\"" + num(px(x_max)) + "\" y2=\"" + num(py(0)) +
+         "\" class=\"axis\"/>\n";
+  svg += "<line x1=\"" + num(px(0)) + "\" y1=\"" + num(py(0)) + "\" x2=\"" + num(px(0)) + "\" y2=\"" + num(py(y_max)) +
+         "\" class=\"axis\"/>\n";
   svg += "<text x=\"" + num(kMarginLeft + plot_w / 2) + "\" y=\"" + num(kChartHeight - 12.0) +
          "\" text-anchor=\"middle\">" + html_escape(x_label) + "</text>\n";
   svg += "<text x=\"16\" y=\"" + num(kMarginTop + plot_h / 2) + "\" text-anchor=\"middle\" transform=\"rotate(-90 16 " +
@@ -111,7 +111,8 @@ Series throughput_series(const RunReport& r, const std::string& name) {
   for (size_t i = 1; i < t.size(); ++i) {
     const double dt = t[i].elapsed_s - t[from].elapsed_s;
     if (dt < window && i + 1 < t.size()) continue;
-    if (dt > 0) s.points.emplace_back((t[i].elapsed_s + t[from].elapsed_s) / 2, double(t[i].images - t[from].images) / dt);
+    if (dt > 0)
+      s.points.emplace_back((t[i].elapsed_s + t[from].elapsed_s) / 2, double(t[i].images - t[from].images) / dt);
     from = i;
   }
   return s;
@@ -241,7 +242,8 @@ std::string html_escape(const std::string& text) {
 }
 
 std::string html_report(const std::vector<RunReport>& runs) {
-  std::string h = "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\"/>\n<title>ferry-bench report</title>\n";
+  std::string h =
+      "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\"/>\n<title>ferry-bench report</title>\n";
   h += std::string("<style>") + kStyle + "</style>\n</head>\n<body>\n<h1>ferry-bench report</h1>\n";
   if (runs.empty()) return h + "<p>No run was measured.</p>\n</body>\n</html>\n";
   const RunReport& first = runs.front();

@@ -4,8 +4,9 @@
 #include <time.h>
 #include <turbojpeg.h>
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
-#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -14,11 +15,11 @@
 #include <fstream>
 #include <functional>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include "base/error.h"
 #include "base/rng.h"
+#include "tools/cli/cli.h"
 #include "transforms/image_pipeline.h"
 #include "transforms/jpeg_decoder.h"
 
@@ -27,19 +28,6 @@ namespace {
 namespace fs = std::filesystem;
 using ferry::transforms::ImagePipeline;
 using ferry::transforms::PipelineSpec;
-
-constexpr const char* kUsage =
-    "usage: ferry-bench-transforms --data DIR [--seconds S] [--json FILE]\n"
-    "  Loads every .jpg/.jpeg under DIR into memory and reports single-thread images per\n"
-    "  CPU-second of the thread (median of alternating rounds; also per wall-second) for:\n"
-    "  raw full-size tjDecompress2, decode-only\n"
-    "  (ferry's decoder, full size), and the pipelines train, val, train_u8, val_u8.\n"
-    "  S: total measuring time, default 30 (at least 3 rounds run).\n";
-
-int usage_error(const std::string& m) {
-  std::fprintf(stderr, "ferry-bench-transforms: %s\n%s", m.c_str(), kUsage);
-  return 2;
-}
 
 std::vector<std::vector<uint8_t>> load(const fs::path& dir) {
   std::vector<fs::path> paths;
@@ -83,31 +71,24 @@ double median(std::vector<double> v) {
 int main(int argc, char** argv) {
   std::string data, json;
   double seconds = 30;
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view a = argv[i];
-    if (a == "--help" || a == "-h") {
-      std::fputs(kUsage, stdout);
-      return 0;
-    }
-    if (a != "--data" && a != "--seconds" && a != "--json")
-      return usage_error("unknown argument '" + std::string(a) + "'");
-    if (i + 1 >= argc) return usage_error(std::string(a) + " needs a value");
-    const std::string v = argv[++i];
-    if (a == "--data") {
-      data = v;
-    } else if (a == "--json") {
-      json = v;
-    } else {
-      const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), seconds);
-      if (ec != std::errc() || end != v.data() + v.size() || !(seconds > 0))
-        return usage_error("--seconds must be a positive number, got '" + v + "'");
-    }
-  }
-  if (data.empty()) return usage_error("--data DIR is required");
-  if (!fs::is_directory(data)) return usage_error("--data: '" + data + "' is not a directory");
+  CLI::App app{
+      "Loads every .jpg/.jpeg under DIR into memory and reports single-thread images per CPU-second of the thread "
+      "(median of alternating rounds; also per wall-second) for: raw full-size tjDecompress2, decode-only (ferry's "
+      "decoder, full size), and the pipelines train, val, train_u8, val_u8.",
+      "ferry-bench-transforms"};
+  app.add_option("--data", data, "the folder of JPEGs")->type_name("DIR")->required()->check(CLI::ExistingDirectory);
+  app.add_option("--seconds", seconds, "total measuring time (at least 3 rounds run)")
+      ->type_name("S")
+      ->check(ferry::cli::number_above(0, 1e6))
+      ->capture_default_str();
+  app.add_option("--json", json, "also write the medians as JSON")->type_name("FILE");
+  if (const auto status = ferry::cli::parse(app, argc, argv)) return *status;
 
   const auto files = load(data);
-  if (files.empty()) return usage_error("no .jpg/.jpeg files under '" + data + "'");
+  if (files.empty()) {
+    std::fprintf(stderr, "ferry-bench-transforms: no .jpg/.jpeg files under '%s'\n", data.c_str());
+    return ferry::cli::kUsageExit;
+  }
   size_t bytes = 0;
   for (const auto& f : files) bytes += f.size();
   std::printf("ferry-bench-transforms: %zu JPEGs, %.1f MB, from %s; one thread\n", files.size(), bytes / 1e6,
@@ -196,14 +177,17 @@ int main(int argc, char** argv) {
   if (skipped > 0) std::printf("(%d undecodable files skipped in the warm-up)\n", skipped);
 
   if (!json.empty()) {
+    nlohmann::ordered_json doc, per_cpu_s, per_wall_s;
+    for (const auto& m : modes) {
+      per_cpu_s[m.name] = median(m.rates);
+      per_wall_s[m.name] = median(m.wall_rates);
+    }
+    doc["files"] = files.size();
+    doc["rounds"] = rounds;
+    doc["images_per_s"] = per_cpu_s;
+    doc["images_per_wall_s"] = per_wall_s;
     std::ofstream j(json);
-    j << "{\n  \"files\": " << files.size() << ",\n  \"rounds\": " << rounds << ",\n  \"images_per_s\": {";
-    for (size_t k = 0; k < modes.size(); ++k)
-      j << (k ? ",\n    \"" : "\n    \"") << modes[k].name << "\": " << median(modes[k].rates);
-    j << "\n  },\n  \"images_per_wall_s\": {";
-    for (size_t k = 0; k < modes.size(); ++k)
-      j << (k ? ",\n    \"" : "\n    \"") << modes[k].name << "\": " << median(modes[k].wall_rates);
-    j << "\n  }\n}\n";
+    j << doc.dump(2) << "\n";
     if (!j) {
       std::fprintf(stderr, "ferry-bench-transforms: cannot write %s\n", json.c_str());
       return 1;

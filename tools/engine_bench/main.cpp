@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "loader/data_loader.h"
+#include "tools/cli/cli.h"
 
 namespace {
 
@@ -91,22 +92,23 @@ Run run_epoch(const std::shared_ptr<ferry::Dataset>& ds, int workers, int64_t ba
 int main(int argc, char** argv) {
   int64_t sample_kb = 600, batch = 64;
   int batches = 100, rounds = 7;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string a = argv[i];
-    if (a == "--sample-kb")
-      sample_kb = std::stoll(argv[i + 1]);
-    else if (a == "--batch-size")
-      batch = std::stoll(argv[i + 1]);
-    else if (a == "--batches")
-      batches = std::stoi(argv[i + 1]);
-    else if (a == "--rounds")
-      rounds = std::stoi(argv[i + 1]);
-    else {
-      std::fprintf(stderr,
-                   "usage: ferry-engine-bench [--sample-kb 600] [--batch-size 64] [--batches 30] [--rounds 5]\n");
-      return 2;
-    }
-  }
+  CLI::App app{
+      "The engine's own cost per batch: the same batches made in the calling thread and by 1 and 2 worker "
+      "processes, alternating, medians.",
+      "ferry-engine-bench"};
+  app.add_option("--sample-kb", sample_kb, "KB copied per sample")
+      ->check(ferry::cli::integer_in(1, 1 << 20))
+      ->capture_default_str();
+  app.add_option("--batch-size", batch, "samples per batch")
+      ->check(ferry::cli::integer_in(1, 65536))
+      ->capture_default_str();
+  app.add_option("--batches", batches, "batches per run")
+      ->check(ferry::cli::integer_in(1, 1'000'000))
+      ->capture_default_str();
+  app.add_option("--rounds", rounds, "alternating rounds")
+      ->check(ferry::cli::integer_in(1, 1000))
+      ->capture_default_str();
+  if (const auto status = ferry::cli::parse(app, argc, argv)) return *status;
   auto ds = std::make_shared<BytesDataset>(batch * batches, sample_kb * 1000 / 8 * 8);
   std::vector<double> tp[3], cpu[3];
   for (int r = 0; r < rounds; ++r)

@@ -14,6 +14,7 @@
 
 #include "base/error.h"
 #include "loader/datasets/open_source.h"
+#include "tools/cli/cli.h"
 #include "tools/pack/pack.h"
 
 namespace {
@@ -25,30 +26,10 @@ extern "C" void on_signal(int) { g_interrupted = 1; }
 
 struct Interrupted {};
 
-constexpr const char* kUsage =
-    "usage: ferry-pack [options] SRC OUT.ferry\n"
-    "  SRC: an ImageFolder (root/<class>/<image>), a .csv/.tsv file list (path,label),\n"
-    "       .tar shards (brace patterns allowed) or a .ferry file\n"
-    "options:\n"
-    "  --max-side N    re-encode images whose longer side exceeds N pixels (JPEG input)\n"
-    "  --quality Q     JPEG quality for re-encoded images (1..100, default 90)\n"
-    "  --reencode-all  re-encode every image, not only those over --max-side\n"
-    "  --no-progress   no progress output\n"
-    "Keeps the original bytes unless asked to re-encode. Writes OUT atomically.\n"
-    "Exit status: 0 ok, 1 bad input data, 2 usage error, 130 interrupted.\n";
-
-int usage_error(const std::string& msg) {
-  std::fprintf(stderr, "ferry-pack: %s\n%s", msg.c_str(), kUsage);
-  return 2;
-}
-
-bool parse_int(const char* s, int& out) {
-  char* end = nullptr;
-  const long v = std::strtol(s, &end, 10);
-  if (end == s || *end != '\0' || v < 0 || v > 1'000'000) return false;
-  out = static_cast<int>(v);
-  return true;
-}
+constexpr const char* kDescription =
+    "Converts SRC into ferry's packed record format, written atomically to OUT.ferry. SRC: an ImageFolder "
+    "(root/<class>/<image>), a .csv/.tsv file list (path,label), .tar shards (brace patterns allowed) or a .ferry "
+    "file. Keeps the original bytes unless asked to re-encode.";
 
 /// A bar redrawn in place on a terminal; plain lines every 10% otherwise.
 class ProgressReport {
@@ -85,56 +66,50 @@ class ProgressReport {
 int main(int argc, char** argv) {
   ferry::pack::PackOptions options;
   bool progress = true;
-  std::string args[2];
-  int positional = 0;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a == "-h" || a == "--help") {
-      std::fputs(kUsage, stdout);
-      return 0;
-    } else if (a == "--max-side" || a == "--quality") {
-      if (i + 1 >= argc) return usage_error(a + " needs a value");
-      int v = 0;
-      if (!parse_int(argv[++i], v)) return usage_error(a + ": '" + argv[i] + "' is not a number");
-      (a == "--max-side" ? options.max_side : options.quality) = v;
-    } else if (a == "--reencode-all") {
-      options.reencode_all = true;
-    } else if (a == "--no-progress") {
-      progress = false;
-    } else if (a.size() > 1 && a[0] == '-') {
-      return usage_error("unknown option " + a);
-    } else if (positional < 2) {
-      args[positional++] = a;
-    } else {
-      return usage_error("too many arguments");
-    }
-  }
-  if (positional != 2) return usage_error("expected SRC and OUT.ferry");
+  std::string source_spec, out_path;
+  CLI::App app{kDescription, "ferry-pack"};
+  app.add_option("SRC", source_spec, "the dataset to pack")->required();
+  app.add_option("OUT", out_path, "the .ferry file to write")->required();
+  app.add_option("--max-side", options.max_side, "re-encode JPEGs whose longer side exceeds N pixels (0: keep sizes)")
+      ->type_name("N")
+      ->capture_default_str();
+  app.add_option("--quality", options.quality, "JPEG quality of re-encoded images (1..100)")
+      ->type_name("Q")
+      ->capture_default_str();
+  app.add_flag("--reencode-all", options.reencode_all, "re-encode every image, not only those over --max-side")
+      ->disable_flag_override();
+  app.add_flag_callback(
+         "--no-progress", [&] { progress = false; }, "no progress output")
+      ->disable_flag_override();
+  app.footer("Exit status: 0 written, 1 bad input data, 2 usage error, 130 interrupted.");
+  if (const auto status = ferry::cli::parse(app, argc, argv)) return *status;
+  // The ranges are the packer's own (pack::validate); refused as usage errors.
   try {
     ferry::pack::validate(options);
   } catch (const ferry::InvalidOption& e) {
-    return usage_error(e.what());
+    std::fprintf(stderr, "ferry-pack: %s\n%s", e.what(), app.help().c_str());
+    return ferry::cli::kUsageExit;
   }
   try {
-    const auto source = ferry::open_source(args[0]);
+    const auto source = ferry::open_source(source_spec);
     std::fprintf(stderr, "ferry-pack: %s\n", source->describe().c_str());
     ProgressReport report(progress);
     struct sigaction sa {};
     sa.sa_handler = on_signal;
     ::sigaction(SIGINT, &sa, nullptr);
     ::sigaction(SIGTERM, &sa, nullptr);
-    const auto stats = ferry::pack::pack(*source, args[1], options, [&](uint64_t d, uint64_t t, uint64_t b) {
+    const auto stats = ferry::pack::pack(*source, out_path, options, [&](uint64_t d, uint64_t t, uint64_t b) {
       if (g_interrupted) throw Interrupted{};
       report(d, t, b);
     });
     std::fprintf(stderr, "ferry-pack: wrote %s: %llu records, %.1f MiB in, %.1f MiB out, %llu re-encoded, %.2f s\n",
-                 args[1].c_str(), static_cast<unsigned long long>(stats.records),
+                 out_path.c_str(), static_cast<unsigned long long>(stats.records),
                  static_cast<double>(stats.input_bytes) / (1 << 20),
                  static_cast<double>(stats.output_bytes) / (1 << 20), static_cast<unsigned long long>(stats.reencoded),
                  stats.seconds);
     return 0;
   } catch (const Interrupted&) {
-    std::fprintf(stderr, "\nferry-pack: interrupted; %s was not written\n", args[1].c_str());
+    std::fprintf(stderr, "\nferry-pack: interrupted; %s was not written\n", out_path.c_str());
     return 130;
   } catch (const ferry::InvalidOption& e) {
     std::fprintf(stderr, "ferry-pack: %s\n", e.what());

@@ -13,7 +13,7 @@
 //       ImageFolder indexing (all cores and one thread) against a
 //       std::filesystem walk + sort
 //
-// Exit status: 0 ok, 1 error, 2 usage.
+// Exit status: 0 ok, 1 error, 2 usage (`--help` of each command says more).
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -34,6 +34,7 @@
 #include "loader/datasets/crc32c.h"
 #include "loader/datasets/open_source.h"
 #include "loader/datasets/tar_shard_stream.h"
+#include "tools/cli/cli.h"
 #include "tools/pack/pack.h"
 #include "tools/pack/tar_writer.h"
 
@@ -46,15 +47,6 @@ double seconds_since(Clock::time_point t0) { return std::chrono::duration<double
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v[v.size() / 2];
-}
-
-int usage(const char* msg) {
-  std::fprintf(stderr,
-               "ferry-read-bench: %s\nusage:\n  ferry-read-bench prepare SRC OUT_DIR [--shards N]\n"
-               "  ferry-read-bench read [--rounds R] [--stream-read-size BYTES] SPEC...\n"
-               "  ferry-read-bench index DIR [--files N] [--classes C] [--rounds R]\n",
-               msg);
-  return 2;
 }
 
 /// cat: 128 KiB read() calls into a page-aligned buffer (what coreutils cat does), CRC32C of everything read.
@@ -88,20 +80,17 @@ std::vector<std::string> files_of(const ferry::SampleSource& src, const std::str
   return files;
 }
 
-int cmd_prepare(int argc, char** argv) {
-  if (argc < 4) return usage("prepare needs SRC and OUT_DIR");
+struct PrepareArgs {
+  std::string source;
+  std::string out;
   int shards = 4;
-  for (int i = 4; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--shards") == 0 && i + 1 < argc) {
-      shards = std::atoi(argv[++i]);
-    } else {
-      return usage("unknown prepare option");
-    }
-  }
-  if (shards < 1) return usage("--shards must be >= 1");
-  const std::string out = argv[3];
+};
+
+int cmd_prepare(const PrepareArgs& args) {
+  const std::string& out = args.out;
+  const int shards = args.shards;
   std::filesystem::create_directories(out);
-  const auto src = ferry::open_source(argv[2]);
+  const auto src = ferry::open_source(args.source);
   std::fprintf(stderr, "prepare: %s\n", src->describe().c_str());
   ferry::pack::pack(*src, out + "/data.ferry");
   ferry::ReadBuffer scratch;
@@ -122,20 +111,16 @@ int cmd_prepare(int argc, char** argv) {
   return 0;
 }
 
-int cmd_read(int argc, char** argv) {
-  int rounds = 5;
-  size_t stream_read_size = size_t{1} << 20;
+struct ReadArgs {
   std::vector<std::string> specs;
-  for (int i = 2; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--rounds") == 0 && i + 1 < argc) {
-      rounds = std::max(1, std::atoi(argv[++i]));
-    } else if (std::strcmp(argv[i], "--stream-read-size") == 0 && i + 1 < argc) {
-      stream_read_size = static_cast<size_t>(std::max(4096L, std::atol(argv[++i])));
-    } else {
-      specs.push_back(argv[i]);
-    }
-  }
-  if (specs.empty()) return usage("read needs at least one SPEC");
+  int rounds = 5;
+  int64_t stream_read_size = int64_t{1} << 20;
+};
+
+int cmd_read(const ReadArgs& args) {
+  const int rounds = args.rounds;
+  const size_t stream_read_size = static_cast<size_t>(args.stream_read_size);
+  const std::vector<std::string>& specs = args.specs;
   struct Run {
     std::shared_ptr<ferry::SampleSource> src;      // CRC off: the loop checksums every byte anyway
     std::shared_ptr<ferry::SampleSource> checked;  // default options (packed: per-record CRC on)
@@ -230,24 +215,16 @@ int cmd_read(int argc, char** argv) {
   return 0;
 }
 
-int cmd_index(int argc, char** argv) {
-  if (argc < 3) return usage("index needs DIR");
-  const std::string dir = argv[2];
+struct IndexArgs {
+  std::string dir;
   int files = 100000;
   int classes = 100;
   int rounds = 5;
-  for (int i = 3; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--files") == 0 && i + 1 < argc) {
-      files = std::atoi(argv[++i]);
-    } else if (std::strcmp(argv[i], "--classes") == 0 && i + 1 < argc) {
-      classes = std::atoi(argv[++i]);
-    } else if (std::strcmp(argv[i], "--rounds") == 0 && i + 1 < argc) {
-      rounds = std::max(1, std::atoi(argv[++i]));
-    } else {
-      return usage("unknown index option");
-    }
-  }
-  if (files < 1 || classes < 1) return usage("--files and --classes must be >= 1");
+};
+
+int cmd_index(const IndexArgs& args) {
+  const std::string& dir = args.dir;
+  const int files = args.files, classes = args.classes, rounds = args.rounds;
   if (!std::filesystem::exists(dir)) {
     const auto t0 = Clock::now();
     for (int c = 0; c < classes; ++c) {
@@ -309,13 +286,47 @@ int cmd_index(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2) return usage("missing command");
-  const std::string cmd = argv[1];
+  using ferry::cli::integer_in;
+  CLI::App app{"Read throughput of the dataset formats beside a plain cat-style read, and ImageFolder indexing time.",
+               "ferry-read-bench"};
+  app.require_subcommand(1);
+  app.footer("Exit status: 0 ok, 1 error, 2 bad usage.");
+
+  PrepareArgs prepare;
+  CLI::App* prepare_cmd =
+      app.add_subcommand("prepare", "pack SRC into OUT_DIR/data.ferry and OUT_DIR/shard-NNNNNN.tar (same order)");
+  prepare_cmd->add_option("SRC", prepare.source, "any open_source() form")->required();
+  prepare_cmd->add_option("OUT_DIR", prepare.out, "where the packed file and the shards go")->required();
+  prepare_cmd->add_option("--shards", prepare.shards, "tar shards")
+      ->check(integer_in(1, 100000))
+      ->capture_default_str();
+
+  ReadArgs read;
+  CLI::App* read_cmd = app.add_subcommand(
+      "read", "read every sample of each SPEC in index order (CRC32C), alternating with a cat of the same files");
+  read_cmd->add_option("SPEC", read.specs, "open_source() forms")->required();
+  read_cmd->add_option("--rounds", read.rounds, "measured rounds")->check(integer_in(1, 1000))->capture_default_str();
+  read_cmd->add_option("--stream-read-size", read.stream_read_size, "bytes per read() of the tar stream reader")
+      ->check(integer_in(4096, int64_t{1} << 30))
+      ->capture_default_str();
+
+  IndexArgs index;
+  CLI::App* index_cmd =
+      app.add_subcommand("index", "make DIR/cNNNN/NNNNNNN.jpg unless DIR exists, then time ImageFolder indexing");
+  index_cmd->add_option("DIR", index.dir, "the folder")->required();
+  index_cmd->add_option("--files", index.files, "files to make")
+      ->check(integer_in(1, 100'000'000))
+      ->capture_default_str();
+  index_cmd->add_option("--classes", index.classes, "class folders")
+      ->check(integer_in(1, 100000))
+      ->capture_default_str();
+  index_cmd->add_option("--rounds", index.rounds, "measured rounds")->check(integer_in(1, 1000))->capture_default_str();
+
+  if (const auto status = ferry::cli::parse(app, argc, argv)) return *status;
   try {
-    if (cmd == "prepare") return cmd_prepare(argc, argv);
-    if (cmd == "read") return cmd_read(argc, argv);
-    if (cmd == "index") return cmd_index(argc, argv);
-    return usage("unknown command");
+    if (prepare_cmd->parsed()) return cmd_prepare(prepare);
+    if (read_cmd->parsed()) return cmd_read(read);
+    return cmd_index(index);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "ferry-read-bench: error: %s\n", e.what());
     return 1;

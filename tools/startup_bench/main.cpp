@@ -2,41 +2,29 @@
 // ready) the way a training loop meets it: construct a loader, take the first
 // batch. Rounds alternate between the methods; the table shows medians.
 //
-//   ferry-startup-bench [--workers 1,2,8] [--rounds 5] [--json FILE]
+//   ferry-startup-bench [--workers 1,2,8] [--rounds 5] [--json FILE]   (--help for more)
 #include <unistd.h>
+
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "loader/builtin_datasets.h"
 #include "loader/data_loader.h"
+#include "tools/cli/cli.h"
 #include "tools/gen_sample/sample_data.h"
 
 namespace {
 
-std::vector<int> parse_list(const std::string& s) {
-  std::vector<int> out;
-  std::istringstream in(s);
-  for (std::string item; std::getline(in, item, ',');) out.push_back(std::stoi(item));
-  return out;
-}
-
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v.empty() ? 0 : v[v.size() / 2];
-}
-
-int usage(const char* why) {
-  std::fprintf(stderr,
-               "ferry-startup-bench: %s\nusage: ferry-startup-bench [--workers 1,2,8] [--rounds N] [--json FILE]\n",
-               why);
-  return 2;
 }
 
 }  // namespace
@@ -45,23 +33,16 @@ int main(int argc, char** argv) {
   std::vector<int> worker_counts{1, 2, 8};
   int rounds = 5;
   std::string json_path;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (i + 1 >= argc) return usage(("missing value for " + a).c_str());
-    try {
-      if (a == "--workers")
-        worker_counts = parse_list(argv[++i]);
-      else if (a == "--rounds")
-        rounds = std::stoi(argv[++i]);
-      else if (a == "--json")
-        json_path = argv[++i];
-      else
-        return usage(("unknown option " + a).c_str());
-    } catch (const std::exception&) {
-      return usage(("bad value for " + a).c_str());
-    }
-  }
-  if (rounds < 1 || worker_counts.empty()) return usage("need --rounds >= 1 and at least one worker count");
+  CLI::App app{
+      "Measures worker start-up (fork or spawn of N workers until each is ready) as a training loop meets it: "
+      "construct a loader, take the first batch. Rounds alternate between the methods; the table shows medians.",
+      "ferry-startup-bench"};
+  ferry::cli::add_integer_list(app, "--workers", worker_counts, 1, 1024, "worker counts (default 1,2,8)");
+  app.add_option("--rounds", rounds, "rounds per worker count")
+      ->check(ferry::cli::integer_in(1, 1000))
+      ->capture_default_str();
+  app.add_option("--json", json_path, "also write the medians as JSON")->type_name("FILE");
+  if (const auto status = ferry::cli::parse(app, argc, argv)) return *status;
 
   char tmpl[] = "/tmp/ferry-startup-XXXXXX";
   const std::string dir = mkdtemp(tmpl);
@@ -100,12 +81,9 @@ int main(int argc, char** argv) {
   for (const Row& r : rows)
     std::printf("| %d | %.1f | %.1f | %.1fx |\n", r.workers, r.fork_ms, r.spawn_ms, r.spawn_ms / r.fork_ms);
   if (!json_path.empty()) {
-    std::ofstream j(json_path);
-    j << "{\"rounds\": " << rounds << ", \"startup_ms\": [";
-    for (size_t i = 0; i < rows.size(); ++i)
-      j << (i ? ", " : "") << "{\"workers\": " << rows[i].workers << ", \"fork\": " << rows[i].fork_ms
-        << ", \"spawn\": " << rows[i].spawn_ms << "}";
-    j << "]}\n";
+    nlohmann::ordered_json rows_json = nlohmann::ordered_json::array();
+    for (const Row& r : rows) rows_json.push_back({{"workers", r.workers}, {"fork", r.fork_ms}, {"spawn", r.spawn_ms}});
+    std::ofstream(json_path) << nlohmann::ordered_json{{"rounds", rounds}, {"startup_ms", rows_json}}.dump(2) << "\n";
   }
   return 0;
 }
