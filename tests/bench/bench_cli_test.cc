@@ -1,9 +1,6 @@
 // Runs the built ferry-bench ($FERRY_BIN_DIR/ferry-bench) as a process: exit
 // codes, the JSON report, the trace and the checksum's stability.
-#include <fcntl.h>
 #include <signal.h>
-#include <stdlib.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -16,11 +13,11 @@
 #include <fstream>
 #include <map>
 #include <set>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "tests/bench/html_check.h"
+#include "tests/support/child_process.h"
 #include "tests/support/process_census.h"
 #include "tools/gen_sample/sample_data.h"
 
@@ -29,19 +26,10 @@ namespace {
 
 using nlohmann::json;
 
-std::string read_text(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
+using Outcome = ferry::testing::ChildOutput;
+using ferry::testing::ChildProcess;
 
-struct Outcome {
-  int exit_code = -1;  // 128 + the signal when one killed it
-  bool killed = false;
-  std::string out;
-  std::string err;
-};
+std::string read_text(const std::string& path) { return ferry::testing::read_text_file(path); }
 
 class BenchCli : public ::testing::Test {
  protected:
@@ -67,46 +55,14 @@ class BenchCli : public ::testing::Test {
     return std::string(bin ? bin : "build/bin") + "/ferry-bench";
   }
 
-  // Starts ferry-bench with `args`, stdout and stderr going to files.
-  static pid_t start(const std::vector<std::string>& args, const std::string& cache_home = "") {
-    const std::string out_path = path("stdout.txt"), err_path = path("stderr.txt");
-    // Gone before the child starts, so nobody reads the last run's output.
-    std::filesystem::remove(out_path);
-    std::filesystem::remove(err_path);
-    const pid_t pid = fork();
-    if (pid == 0) {
-      const int out = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      const int err = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      if (out < 0 || err < 0) _exit(126);
-      dup2(out, STDOUT_FILENO);
-      dup2(err, STDERR_FILENO);
-      if (!cache_home.empty()) setenv("XDG_CACHE_HOME", cache_home.c_str(), 1);
-      const std::string exe = binary();
-      std::vector<char*> argv;
-      argv.push_back(const_cast<char*>(exe.c_str()));
-      for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-      argv.push_back(nullptr);
-      execv(exe.c_str(), argv.data());
-      _exit(127);
-    }
-    return pid;
-  }
-
-  // Waits for `pid` started by start() and collects what it wrote.
-  static Outcome finish(pid_t pid) {
-    Outcome o;
-    int status = 0;
-    if (pid < 0 || waitpid(pid, &status, 0) != pid) return o;
-    o.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    o.killed = WIFSIGNALED(status);
-    o.out = read_text(path("stdout.txt"));
-    o.err = read_text(path("stderr.txt"));
-    return o;
+  static std::vector<std::pair<std::string, std::string>> env(const std::string& cache_home) {
+    if (cache_home.empty()) return {};
+    return {{"XDG_CACHE_HOME", cache_home}};
   }
 
   // Runs ferry-bench with `args`, stdout and stderr captured in files.
   static Outcome run(const std::vector<std::string>& args, const std::string& cache_home = "") {
-    return finish(start(args, cache_home));
+    return ferry::testing::run_child(binary(), args, *dir_, env(cache_home));
   }
 
   static std::string last_line(const std::string& text) {
@@ -401,17 +357,17 @@ TEST_F(BenchCli, ASignalPrintsThePartialReportStopsTheWorkersAndExits130) {
     SCOPED_TRACE(start_method);
     const std::string json_path = path("interrupted.json"), trace_path = path("interrupted-trace.json");
     std::filesystem::remove(json_path);
-    const pid_t pid =
-        start({"--data", data(), "--pipeline", "train", "--batch-size", "4", "--workers", "2", "--start-method",
-               start_method, "--seconds", "600", "--json", json_path, "--trace", trace_path});
-    ASSERT_GT(pid, 0);
+    ChildProcess bench(binary(),
+                       {"--data", data(), "--pipeline", "train", "--batch-size", "4", "--workers", "2",
+                        "--start-method", start_method, "--seconds", "600", "--json", json_path, "--trace", trace_path},
+                       *dir_);
+    ASSERT_GT(bench.pid(), 0);
     // Progress lines (every 2 s off a terminal) say the timed window runs.
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    while (read_text(path("stdout.txt")).find(" images ") == std::string::npos &&
-           std::chrono::steady_clock::now() < deadline)
+    while (bench.out_so_far().find(" images ") == std::string::npos && std::chrono::steady_clock::now() < deadline)
       usleep(20'000);
-    ASSERT_EQ(kill(pid, sig), 0);
-    const Outcome o = finish(pid);
+    ASSERT_EQ(kill(bench.pid(), sig), 0);
+    const Outcome o = bench.wait();
     ASSERT_FALSE(o.killed) << "the signal must be handled, not kill it";
     ASSERT_EQ(o.exit_code, 130) << o.out << o.err;
     EXPECT_NE(o.out.find("INTERRUPTED"), std::string::npos) << o.out;

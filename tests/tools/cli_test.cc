@@ -2,18 +2,16 @@
 // the message naming the flag), run as processes.
 #include "tools/cli/cli.h"
 
-#include <fcntl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
+
+#include "tests/support/child_process.h"
 
 namespace ferry::cli {
 namespace {
@@ -74,44 +72,13 @@ TEST(Cli, HelpAndUnknownArguments) {
   EXPECT_NE(parse_args(app, {"--nope"}).error.find("--nope"), std::string::npos);
 }
 
-struct Outcome {
-  int status = -1;
-  std::string out, err;
-};
-
-std::string read_text(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
-
-Outcome run_tool(const std::string& tool, const std::vector<std::string>& args) {
+ferry::testing::ChildOutput run_tool(const std::string& tool, const std::vector<std::string>& args) {
   const char* bin = std::getenv("FERRY_BIN_DIR");
   const std::string exe = std::string(bin ? bin : "build/bin") + "/" + tool;
-  const std::string dir = std::filesystem::temp_directory_path().string();
-  const std::string out_path = dir + "/ferry-cli-test-" + std::to_string(getpid()) + ".out";
-  const std::string err_path = out_path + ".err";
-  const pid_t pid = fork();
-  if (pid == 0) {
-    const int out = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    const int err = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (out < 0 || err < 0) _exit(126);
-    dup2(out, STDOUT_FILENO);
-    dup2(err, STDERR_FILENO);
-    std::vector<char*> argv = {const_cast<char*>(exe.c_str())};
-    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    execv(exe.c_str(), argv.data());
-    _exit(127);
-  }
-  Outcome o;
-  int status = 0;
-  if (pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status)) o.status = WEXITSTATUS(status);
-  o.out = read_text(out_path);
-  o.err = read_text(err_path);
-  std::filesystem::remove(out_path);
-  std::filesystem::remove(err_path);
+  const std::string dir = std::filesystem::temp_directory_path() / ("ferry-cli-test-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  ferry::testing::ChildOutput o = ferry::testing::run_child(exe, args, dir);
+  std::filesystem::remove_all(dir);
   return o;
 }
 
@@ -134,8 +101,8 @@ const ToolCase kTools[] = {
 
 TEST(Tools, HelpIsGeneratedAndExitsZero) {
   for (const ToolCase& t : kTools) {
-    const Outcome o = run_tool(t.tool, {"--help"});
-    EXPECT_EQ(o.status, 0) << t.tool << ": " << o.err;
+    const ferry::testing::ChildOutput o = run_tool(t.tool, {"--help"});
+    EXPECT_EQ(o.exit_code, 0) << t.tool << ": " << o.err;
     EXPECT_NE(o.out.find(std::string("Usage: ") + t.tool), std::string::npos) << t.tool << ": " << o.out;
     EXPECT_NE(o.out.find(t.in_help), std::string::npos) << t.tool;
   }
@@ -143,8 +110,8 @@ TEST(Tools, HelpIsGeneratedAndExitsZero) {
 
 TEST(Tools, BadUsageExitsWithTwoAndNamesTheFlag) {
   for (const ToolCase& t : kTools) {
-    const Outcome o = run_tool(t.tool, t.bad_usage);
-    EXPECT_EQ(o.status, kUsageExit) << t.tool << ": " << o.err;
+    const ferry::testing::ChildOutput o = run_tool(t.tool, t.bad_usage);
+    EXPECT_EQ(o.exit_code, kUsageExit) << t.tool << ": " << o.err;
     EXPECT_EQ(o.err.rfind(std::string(t.tool) + ": ", 0), 0u) << o.err;
     EXPECT_NE(o.err.find(t.flag), std::string::npos) << t.tool << ": " << o.err;
     EXPECT_TRUE(o.out.empty()) << t.tool << ": " << o.out;
@@ -152,7 +119,7 @@ TEST(Tools, BadUsageExitsWithTwoAndNamesTheFlag) {
 }
 
 TEST(Tools, AnUnknownFlagIsBadUsageEverywhere) {
-  for (const ToolCase& t : kTools) EXPECT_EQ(run_tool(t.tool, {"--no-such-flag"}).status, kUsageExit) << t.tool;
+  for (const ToolCase& t : kTools) EXPECT_EQ(run_tool(t.tool, {"--no-such-flag"}).exit_code, kUsageExit) << t.tool;
 }
 
 }  // namespace
