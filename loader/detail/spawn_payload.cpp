@@ -119,6 +119,10 @@ std::string find_worker_executable(const std::string& configured) {
   if (usable(std::string(FERRY_BUILD_BIN_DIR) + "/ferry-worker"))
     return std::string(FERRY_BUILD_BIN_DIR) + "/ferry-worker";
 #endif
+#ifdef FERRY_INSTALL_BIN_DIR
+  if (usable(std::string(FERRY_INSTALL_BIN_DIR) + "/ferry-worker"))
+    return std::string(FERRY_INSTALL_BIN_DIR) + "/ferry-worker";
+#endif
   std::string list;
   for (const auto& t : tried) list += (list.empty() ? "" : ", ") + t;
   throw InvalidOption("ferry: the spawn start method needs the ferry-worker executable; looked in: " + list +
