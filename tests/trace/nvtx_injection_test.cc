@@ -42,11 +42,11 @@ class NvtxInjection : public ::testing::TestWithParam<const char*> {
   int run_bench(const std::string& start_method, int threads) {
     const char* bin = std::getenv("FERRY_BIN_DIR");
     const std::string exe = std::string(bin ? bin : "build/bin") + "/ferry-bench";
-    ChildProcess bench(exe,
-                       {"--data", dir_ + "/data", "--pipeline", "train", "--batch-size", std::to_string(kBatch),
-                        "--workers", "2", "--threads", std::to_string(threads), "--start-method", start_method,
-                        "--no-progress"},
-                       dir_, {{"NVTX_INJECTION64_PATH", FERRY_NVTX_RECORDER}, {"FERRY_NVTX_RECORD_DIR", dir_ + "/record"}});
+    ChildProcess bench(
+        exe,
+        {"--data", dir_ + "/data", "--pipeline", "train", "--batch-size", std::to_string(kBatch), "--workers", "2",
+         "--threads", std::to_string(threads), "--start-method", start_method, "--no-progress"},
+        dir_, {{"NVTX_INJECTION64_PATH", FERRY_NVTX_RECORDER}, {"FERRY_NVTX_RECORD_DIR", dir_ + "/record"}});
     const int pid = bench.pid();
     const ChildOutput o = bench.wait();
     EXPECT_EQ(o.exit_code, 0) << o.err;

@@ -22,12 +22,12 @@ struct NvtxRange {
 
 struct NvtxProcess {
   int pid = 0;
-  std::string name;                      // the name given to its main thread (tid == pid), "" if none
-  std::map<int, std::string> threads;    // tid -> name, for named threads
-  std::vector<std::string> domains;      // created, in order
-  std::vector<NvtxRange> ranges;         // every push, in order
-  std::map<int, int> open_at_end;        // tid -> ranges never popped (only non-zero entries)
-  std::vector<std::string> bad_pops;     // pops without a push, or of another domain's range
+  std::string name;                    // the name given to its main thread (tid == pid), "" if none
+  std::map<int, std::string> threads;  // tid -> name, for named threads
+  std::vector<std::string> domains;    // created, in order
+  std::vector<NvtxRange> ranges;       // every push, in order
+  std::map<int, int> open_at_end;      // tid -> ranges never popped (only non-zero entries)
+  std::vector<std::string> bad_pops;   // pops without a push, or of another domain's range
 };
 
 class NvtxRecording {

@@ -41,15 +41,18 @@ struct Series {
 };
 
 // A line chart with axes, grid, ticks and a legend (when there are several series).
+// `counts`: the x values are counts (workers), so ticks are whole numbers and
+// every point has a marker.
 std::string line_chart(const std::string& title, const std::string& x_label, const std::string& y_label,
-                       const std::vector<Series>& series, bool markers) {
+                       const std::vector<Series>& series, bool counts) {
   double x_max = 0, y_max = 0;
   for (const Series& s : series)
     for (const auto& [x, y] : s.points) {
       x_max = std::max(x_max, x);
       y_max = std::max(y_max, y);
     }
-  const double x_step = tick_step(x_max, 8), y_step = tick_step(y_max * 1.1, 5);
+  const double x_step = counts ? std::max(1.0, tick_step(x_max, 8)) : tick_step(x_max, 8);
+  const double y_step = tick_step(y_max * 1.1, 5);
   x_max = std::max(x_step, std::ceil(x_max / x_step) * x_step);
   y_max = std::max(y_step, std::ceil(y_max * 1.1 / y_step) * y_step);
   const double plot_w = kChartWidth - kMarginLeft - kMarginRight, plot_h = kChartHeight - kMarginTop - kMarginBottom;
@@ -86,7 +89,7 @@ std::string line_chart(const std::string& title, const std::string& x_label, con
     if (!points.empty()) points.pop_back();
     svg += "<polyline fill=\"none\" stroke=\"" + std::string(colour) + "\" stroke-width=\"2\" points=\"" + points +
            "\"/>\n";
-    if (markers)
+    if (counts)
       for (const auto& [x, y] : series[i].points)
         svg += "<circle cx=\"" + num(px(x)) + "\" cy=\"" + num(py(y)) + "\" r=\"3.5\" fill=\"" + colour + "\"/>\n";
     if (series.size() > 1) {
@@ -118,7 +121,9 @@ Series throughput_series(const RunReport& r, const std::string& name) {
   return s;
 }
 
-std::string run_name(const RunReport& r) { return std::to_string(r.options.workers) + " workers"; }
+std::string run_name(const RunReport& r) {
+  return std::to_string(r.options.workers) + (r.options.workers == 1 ? " worker" : " workers");
+}
 
 // One stacked horizontal bar per run: ms per image in each worker-side stage.
 std::string stage_chart(const std::vector<RunReport>& runs) {
