@@ -36,7 +36,7 @@ def import_ferry():
                 except ImportError:
                     sys.path.pop(0)
     sys.exit("train_example: cannot import ferry: build it (cmake -S python -B build-py && "
-             "cmake --build build-py --target ferry_python) or pip install ./python")
+             "cmake --build build-py --target ferry_python) or pip install . at the repository root")
 
 
 def parse_args():
