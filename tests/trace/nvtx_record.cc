@@ -19,7 +19,10 @@ std::vector<std::string> split_tabs(const std::string& line) {
 NvtxProcess load_process(const std::filesystem::path& file) {
   NvtxProcess p;
   p.pid = std::stoi(file.stem().string());
-  std::map<int, std::vector<std::string>> open;  // tid -> domains of its open ranges
+  struct Open {
+    std::string domain, name;
+  };
+  std::map<int, std::vector<Open>> open;  // tid -> its open ranges, innermost last
   std::ifstream in(file);
   for (std::string line; std::getline(in, line);) {
     const std::vector<std::string> f = split_tabs(line);
@@ -29,11 +32,12 @@ NvtxProcess load_process(const std::filesystem::path& file) {
       p.threads[std::stoi(f[1])] = f[2];
     } else if (f.size() >= 4 && f[0] == "push") {
       const int tid = std::stoi(f[1]);
-      p.ranges.push_back({tid, f[2], f[3], int(open[tid].size())});
-      open[tid].push_back(f[2]);
+      const std::vector<Open>& around = open[tid];
+      p.ranges.push_back({tid, f[2], f[3], int(around.size()), around.empty() ? "" : around.back().name});
+      open[tid].push_back({f[2], f[3]});
     } else if (f.size() >= 3 && f[0] == "pop") {
       const int tid = std::stoi(f[1]);
-      if (open[tid].empty() || open[tid].back() != f[2]) {
+      if (open[tid].empty() || open[tid].back().domain != f[2]) {
         p.bad_pops.push_back("pop of domain '" + f[2] + "' on thread " + f[1]);
       } else {
         open[tid].pop_back();

@@ -17,7 +17,8 @@ struct NvtxRange {
   int tid = 0;
   std::string domain;  // "" for ranges outside a domain
   std::string name;
-  int depth = 0;  // ranges open around it on its thread
+  int depth = 0;       // ranges open around it on its thread
+  std::string parent;  // the innermost of those, "" at depth 0
 };
 
 struct NvtxProcess {
