@@ -199,9 +199,9 @@ TEST(BenchOptions, HelpStopsParsing) {
 TEST(BenchOptions, UsageMentionsEveryFlag) {
   const std::string u = usage();
   for (const char* flag :
-       {"--data",          "--pipeline", "--batch-size",  "--workers",    "--threads",          "--prefetch",
-        "--epochs",        "--seconds",  "--seed",        "--no-shuffle", "--start-method",     "--on-bad-sample",
-        "--device",        "--json",     "--trace",       "--checksum",   "--sweep-workers",    "--no-progress",
+       {"--data",          "--pipeline", "--batch-size",  "--workers",    "--threads",           "--prefetch",
+        "--epochs",        "--seconds",  "--seed",        "--no-shuffle", "--start-method",      "--on-bad-sample",
+        "--device",        "--json",     "--trace",       "--checksum",   "--sweep-workers",     "--no-progress",
         "--warmup-epochs", "--html",     "--bad-samples", "--sharing",    "--on-worker-failure", "--gpu-normalize"})
     EXPECT_NE(u.find(flag), std::string::npos) << flag;
 }

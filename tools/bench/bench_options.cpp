@@ -30,11 +30,11 @@ void declare_flags(CLI::App& app, BenchOptions& o) {
                  "generated once into $XDG_CACHE_HOME/ferry (~/.cache/ferry)")
       ->type_name("PATH")
       ->check(cli::non_empty("a path"));
-  cli::add_choice(app, "--pipeline", o.pipeline,
-                  {Pipeline::kTrain, Pipeline::kVal, Pipeline::kTrainU8, Pipeline::kValU8, Pipeline::kDecode,
-                   Pipeline::kRead},
-                  "what each sample goes through (*_u8: as train/val, uint8 HWC, not normalized; read: the encoded "
-                  "bytes only, no decode)");
+  cli::add_choice(
+      app, "--pipeline", o.pipeline,
+      {Pipeline::kTrain, Pipeline::kVal, Pipeline::kTrainU8, Pipeline::kValU8, Pipeline::kDecode, Pipeline::kRead},
+      "what each sample goes through (*_u8: as train/val, uint8 HWC, not normalized; read: the encoded "
+      "bytes only, no decode)");
   app.add_option("--batch-size", o.batch_size, "samples per batch")->check(integer_in(1, 65536))->capture_default_str();
   auto* workers = app.add_option_function<std::string>(
       "--workers",

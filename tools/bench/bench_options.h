@@ -18,8 +18,8 @@ namespace ferry::bench {
 
 /// What each sample goes through.
 enum class Pipeline : uint8_t {
-  kTrain,   ///< RandomResizedCrop(224) + flip + normalize, float32 CHW
-  kVal,     ///< Resize(256) + CenterCrop(224) + normalize, float32 CHW
+  kTrain,    ///< RandomResizedCrop(224) + flip + normalize, float32 CHW
+  kVal,      ///< Resize(256) + CenterCrop(224) + normalize, float32 CHW
   kDecode,   ///< whole image resized to 224x224, uint8 HWC
   kRead,     ///< the encoded bytes only, no decode
   kTrainU8,  ///< train without normalize: uint8 HWC (normalize on the GPU: --gpu-normalize)
@@ -46,7 +46,7 @@ struct BenchOptions {
   Sharing sharing = Sharing::kFileDescriptor;
   OnWorkerFailure on_worker_failure = OnWorkerFailure::kError;
   Device device = Device::kCpu;
-  bool gpu_normalize = false;  ///< with device cuda and a *_u8 pipeline: normalize each batch on the GPU
+  bool gpu_normalize = false;    ///< with device cuda and a *_u8 pipeline: normalize each batch on the GPU
   std::string json_path;         ///< "" none, "-" stdout
   std::string trace_path;        ///< "" none
   std::string bad_samples_path;  ///< "" none: the bad samples as TSV (index, path, message)
