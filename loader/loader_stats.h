@@ -15,7 +15,7 @@ struct LoaderStats {
   int64_t skipped_samples = 0;  ///< bad samples replaced (OnBadSample::kSkip)
   int64_t substituted_samples = 0;
   int64_t decode_warnings = 0;
-  std::vector<std::string> bad_sample_messages;  ///< the first few
+  std::vector<std::string> bad_sample_messages;  ///< every bad sample met ("sample N: ...", bad_sample.h)
   uint64_t consumer_wait_ns = 0;                 ///< time next() blocked waiting for a batch
   uint64_t worker_busy_ns = 0;                   ///< summed over workers, time with work in flight
   uint64_t worker_start_ns = 0;                  ///< last pool start: fork -> all workers ready

@@ -216,7 +216,8 @@ BatchPayload BatchFiller::fill_from(SampleStream& stream, StreamCursor& at, int6
       ctx.worker_id = worker_id_;
       ctx.rng = stream_sample_rng(seed_, epoch, at.stream, position);
       const ItemInFlight in_flight(sink, position);
-      const std::string where = "stream " + std::to_string(at.stream) + " sample " + std::to_string(position);
+      // bad_sample.h's layout, with the stream: "sample <position>: stream <s>: ...".
+      const std::string where = "stream " + std::to_string(at.stream);
       try {
         const bool got = stream.next(ctx, writer);
         outcome.warnings += ctx.warnings;
@@ -230,7 +231,7 @@ BatchPayload BatchFiller::fill_from(SampleStream& stream, StreamCursor& at, int6
       } catch (const BadSample& e) {
         outcome.warnings += ctx.warnings;
         ++at.next_sample;
-        const std::string what = where + ": " + e.what();
+        const std::string what = bad_sample_message(position, where + ": " + e.what());
         outcome.bad.push_back(what);
         if (on_bad_sample_ == OnBadSample::kSubstitute) {
           writer.zero_all();
@@ -248,7 +249,7 @@ BatchPayload BatchFiller::fill_from(SampleStream& stream, StreamCursor& at, int6
       } catch (const std::exception& e) {
         outcome.failed = true;
         outcome.failed_index = position;
-        outcome.message = where + ": " + e.what();
+        outcome.message = bad_sample_message(position, where + ": " + e.what());
         return false;
       }
     }

@@ -263,8 +263,8 @@ void EpochRunner::account(const BatchPayload& payload) {
   stats_.skipped_samples += payload.skipped;
   stats_.substituted_samples += payload.substituted;
   stats_.decode_warnings += payload.warnings;
-  for (const auto& m : payload.bad_samples)
-    if (stats_.bad_sample_messages.size() < 16) stats_.bad_sample_messages.push_back(m);
+  stats_.bad_sample_messages.insert(stats_.bad_sample_messages.end(), payload.bad_samples.begin(),
+                                    payload.bad_samples.end());
 }
 
 LoaderStats EpochRunner::stats() const {
