@@ -1,8 +1,7 @@
 // ferry-bench under an NVTX injection library (the hook Nsight Systems uses):
 // the ranges each process and thread emits, their names and counts, and
-// push/pop balance, for forked and spawned workers. Further expectations
-// (e.g. a range of the consumer or of worker start-up) go through the same
-// NvtxRecording queries.
+// push/pop balance, for forked and spawned workers, and the consumer's own
+// ranges (waits, reordering, worker start-up).
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -80,6 +79,15 @@ TEST_P(NvtxInjection, EveryProcessIsNamedAndEveryStageIsARangeInTheFerryDomain) 
   size_t waits = 0;
   for (const NvtxRange& r : main->ranges) waits += r.name == "wait_for_batch";
   EXPECT_GE(waits, 1u) << "the consumer's waits";
+  // Worker start-up is a range of its own, not inside the first wait: once,
+  // the bench's workers being persistent.
+  size_t starts = 0;
+  for (const NvtxRange& r : main->ranges) {
+    if (r.name != "start_workers") continue;
+    ++starts;
+    EXPECT_EQ(r.depth, 0) << "inside " << r.parent;
+  }
+  EXPECT_EQ(starts, 1u);
 }
 
 // Whether a helper thread takes part in a batch is the scheduler's choice, so
