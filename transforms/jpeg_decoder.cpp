@@ -14,6 +14,8 @@
 #include <string>
 
 #include "base/error.h"
+#include "transforms/detail/pixel_limit.h"
+#include "transforms/detail/pixels.h"
 
 namespace ferry::transforms {
 namespace {
@@ -209,12 +211,11 @@ JpegHeader JpegDecoder::read_header(const uint8_t* data, size_t size, const Jpeg
   h.height = static_cast<int>(c.image_height);
   h.components = c.num_components;
   h.progressive = c.progressive_mode != 0;
-  const int64_t pixels = int64_t{h.width} * h.height;
-  if (pixels > options.max_pixels) {
+  try {
+    detail::check_pixel_limit("JPEG", h.width, h.height, options.max_pixels);
+  } catch (const BadSample&) {
     jpeg_abort_decompress(&s.cinfo);
-    throw BadSample("JPEG decode failed: image is " + std::to_string(h.width) + "x" + std::to_string(h.height) + " = " +
-                    std::to_string(pixels) + " pixels, over the limit of " + std::to_string(options.max_pixels) +
-                    " (a decompression bomb?); raise max_pixels if the file is genuine");
+    throw;
   }
   const J_COLOR_SPACE cs = c.jpeg_color_space;
   const bool ok = (h.components == 1 && cs == JCS_GRAYSCALE) ||
@@ -292,7 +293,7 @@ DecodedImage JpegDecoder::decode(const DecodeRegion& region) {
         rgb[ch] = k_inv - muldiv255(cc, k_inv);
       }
       if (out_channels == 1) {
-        s.pixels[i] = static_cast<uint8_t>((rgb[0] * 19595 + rgb[1] * 38470 + rgb[2] * 7471 + 0x8000) >> 16);
+        s.pixels[i] = detail::luma601(rgb[0], rgb[1], rgb[2]);
       } else {
         for (int ch = 0; ch < 3; ++ch) s.pixels[3 * i + static_cast<size_t>(ch)] = static_cast<uint8_t>(rgb[ch]);
       }

@@ -26,6 +26,8 @@
 #include <memory>
 #include <vector>
 
+#include "transforms/decoded_image.h"
+
 namespace ferry::transforms {
 
 struct JpegDecodeOptions {
@@ -49,17 +51,6 @@ struct DecodeRegion {
   int x = 0, y = 0;   ///< top-left of the wanted region
   int width = -1;     ///< -1: to the right edge
   int height = -1;    ///< -1: to the bottom edge
-};
-
-/// Decoded pixels, owned by the decoder and valid until its next call.
-struct DecodedImage {
-  const uint8_t* pixels = nullptr;
-  int x = 0, y = 0;           ///< origin of `pixels` in the scaled image (x may be left of the asked x)
-  int width = 0, height = 0;  ///< covers at least the asked region
-  int channels = 0;           ///< 1 or 3
-  size_t stride = 0;          ///< bytes per row
-  int scaled_width = 0;       ///< size of the whole image at this scale
-  int scaled_height = 0;
 };
 
 class JpegDecoder {

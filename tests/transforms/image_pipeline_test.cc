@@ -23,28 +23,9 @@ using sample::Subsampling;
 using testing::diff;
 using testing::TempDir;
 
-// --- Pillow references ---------------------------------------------------------
+using testing::pillow;
 
-bool have_pillow() { return std::system("/usr/bin/python3 -c 'import PIL' >/dev/null 2>&1") == 0; }
-
-#define SKIP_WITHOUT_PILLOW() \
-  if (!have_pillow()) GTEST_SKIP() << "/usr/bin/python3 cannot import PIL (install python3-pil: scripts/setup)"
-
-// Runs pillow_reference.py on `jobs` (one per line) and returns its output bytes.
-std::vector<uint8_t> pillow(const TempDir& dir, const std::string& jobs) {
-  const auto in = dir.path() / "jobs.txt", out = dir.path() / "out.bin";
-  std::ofstream(in) << jobs;
-  const std::string cmd = std::string("/usr/bin/python3 ") + FERRY_TRANSFORMS_TEST_DIR + "/pillow_reference.py < " +
-                          in.string() + " > " + out.string();
-  EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
-  return testing::read_file(out);
-}
-
-std::string fmt(double v) {
-  char b[64];
-  std::snprintf(b, sizeof b, "%.17g", v);
-  return b;
-}
+std::string fmt(double v) { return testing::exact_text(v); }
 
 // Our full-resolution path: whole-image decode, then one resample of `box`.
 std::vector<uint8_t> ours_full_resolution(const std::vector<uint8_t>& jpeg, const CropBox& box, int out_w, int out_h,

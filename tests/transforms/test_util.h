@@ -1,11 +1,12 @@
 #pragma once
 // Helpers shared by the transform tests: temp dirs, files, a TurboJPEG
-// reference decode and pixel statistics.
+// reference decode, Pillow references (pillow_reference.py) and pixel statistics.
 #include <turbojpeg.h>
 #include <unistd.h>
 
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -55,6 +56,36 @@ inline std::vector<uint8_t> turbo_decode(const std::vector<uint8_t>& jpeg, int* 
   *width = w;
   *height = ht;
   return out;
+}
+
+/// True when /usr/bin/python3 imports Pillow and numpy (scripts/setup installs both).
+inline bool have_pillow() {
+  static const bool ok = std::system("/usr/bin/python3 -c 'import PIL, numpy' >/dev/null 2>&1") == 0;
+  return ok;
+}
+
+#define SKIP_WITHOUT_PILLOW()           \
+  if (!::ferry::testing::have_pillow()) \
+  GTEST_SKIP() << "/usr/bin/python3 cannot import PIL and numpy (install python3-pil python3-numpy: scripts/setup)"
+
+#ifdef FERRY_TRANSFORMS_TEST_DIR
+/// Runs pillow_reference.py on `jobs` (one per line, see the script) in `dir`
+/// and returns its output bytes; an empty result when the script failed.
+inline std::vector<uint8_t> pillow(const TempDir& dir, const std::string& jobs) {
+  const auto in = dir.path() / "jobs.txt", out = dir.path() / "out.bin";
+  std::ofstream(in) << jobs;
+  const std::string cmd = std::string("/usr/bin/python3 ") + FERRY_TRANSFORMS_TEST_DIR + "/pillow_reference.py < " +
+                          in.string() + " > " + out.string();
+  if (std::system(cmd.c_str()) != 0) return {};
+  return read_file(out);
+}
+#endif
+
+/// A double as text that reads back exactly.
+inline std::string exact_text(double v) {
+  char b[64];
+  std::snprintf(b, sizeof b, "%.17g", v);
+  return b;
 }
 
 struct Diff {
