@@ -9,8 +9,11 @@
 #include "base/error.h"
 #include "trace/trace.h"
 #include "transforms/crop.h"
+#include "transforms/detail/color_stage.h"
 #include "transforms/detail/resample.h"
 #include "transforms/jpeg_decoder.h"
+#include "transforms/png_decoder.h"
+#include "transforms/webp_decoder.h"
 
 namespace ferry::transforms {
 namespace {
@@ -21,9 +24,13 @@ constexpr std::string_view kNames[] = {"train", "val", "train_u8", "val_u8", "de
 // nothing: thread_local because one pipeline runs on many TBB threads at once.
 struct ThreadScratch {
   JpegDecoder decoder;
+  PngDecoder png;
+  WebpDecoder webp;
   detail::AxisWeights ax, ay;
   std::vector<float> rows;
   std::vector<uint8_t> oriented;
+  detail::ColorStage color;
+  std::vector<float> color_rows;  // the image held back for a contrast
 };
 
 ThreadScratch& thread_scratch() {
@@ -120,6 +127,9 @@ void PipelineSpec::validate() const {
     bad("ratio_min/ratio_max",
         "need 0 < ratio_min <= ratio_max, got " + std::to_string(ratio_min) + ", " + std::to_string(ratio_max));
   if (!(flip_p >= 0 && flip_p <= 1)) bad("flip_p", std::to_string(flip_p) + " is outside 0..1");
+  color_jitter.validate("PipelineSpec.color_jitter");
+  if (!(grayscale_p >= 0 && grayscale_p <= 1)) bad("grayscale_p", std::to_string(grayscale_p) + " is outside 0..1");
+  if (interpolation_name(interpolation) == "unknown") bad("interpolation", "must be bilinear, bicubic or nearest");
   for (int c = 0; c < 3; ++c) {
     if (!std::isfinite(mean[c])) bad("mean", "must be finite");
     if (!(std[c] > 0) || !std::isfinite(std[c])) bad("std", "every entry must be finite and > 0");
@@ -127,6 +137,7 @@ void PipelineSpec::validate() const {
   if (dtype != DType::kUInt8 && dtype != DType::kFloat32 && dtype != DType::kFloat16 && dtype != DType::kBFloat16)
     bad("dtype", std::string(dtype_name(dtype)) + " is not an image dtype (uint8, float32, float16, bfloat16)");
   if (layout != Layout::kHWC && layout != Layout::kCHW) bad("layout", "must be kHWC or kCHW");
+  if (grayscale && keep_alpha) bad("keep_alpha", "a grayscale output has no alpha channel; set one of the two");
   if (max_pixels < 1) bad("max_pixels", "must be > 0");
 }
 
@@ -138,55 +149,104 @@ ImagePipeline::ImagePipeline(PipelineSpec spec) : spec_(std::move(spec)) {
 }
 
 std::vector<int64_t> ImagePipeline::output_shape() const {
-  const int64_t c = spec_.grayscale ? 1 : 3, s = spec_.size;
+  const int64_t c = spec_.channels(), s = spec_.size;
   if (spec_.layout == Layout::kHWC) return {s, s, c};
   return {c, s, s};
 }
 
 size_t ImagePipeline::output_bytes() const {
-  const size_t c = spec_.grayscale ? 1 : 3, s = static_cast<size_t>(spec_.size);
+  const size_t c = static_cast<size_t>(spec_.channels()), s = static_cast<size_t>(spec_.size);
   return s * s * c * dtype_size(spec_.dtype);
 }
 
-void ImagePipeline::run(const uint8_t* jpeg, size_t size, Rng& rng, void* out, DecodeReport* report) const {
+// The per-sample choices, made from the source size before any pixel is decoded.
+struct ImagePipeline::Plan {
+  CropBox box;
+  bool flip = false;
+  ColorDraw color;
+};
+
+ImagePipeline::Plan ImagePipeline::plan(int width, int height, Rng& rng) const {
+  Plan p;
+  switch (mode_) {
+    case Mode::kTrain: {
+      const RandomResizedCrop rrc{spec_.scale_min, spec_.scale_max, spec_.ratio_min, spec_.ratio_max};
+      p.box = rrc.sample(width, height, rng);
+      p.flip = random_flip(spec_.flip_p, rng);
+      break;
+    }
+    case Mode::kVal:
+      p.box = resize_center_crop_box(width, height, spec_.resize_size, spec_.size);
+      break;
+    case Mode::kDecode:
+      p.box = {0, 0, static_cast<double>(width), static_cast<double>(height)};
+      break;
+  }
+  p.color = draw_color(spec_.color_jitter, spec_.grayscale_p, rng);
+  return p;
+}
+
+namespace {
+
+// The last step of every path: resample `img` (whose axes are in t.ax/t.ay)
+// into `out`, with the plan's colour work, flip and the spec's output format.
+void finish(const PipelineSpec& spec, bool normalize, const DecodedImage& img, const ColorDraw& color, bool flip,
+            ThreadScratch& t, void* out) {
+  trace::ScopedStage stage(trace::Stage::kAugment);
+  detail::OutputFormat format;
+  format.dtype = spec.dtype;
+  format.chw = spec.layout == Layout::kCHW;
+  format.channels = spec.channels();
+  format.flip = flip;
+  format.clamp = spec.interpolation == Interpolation::kBicubic;
+  for (int c = 0; c < 3; ++c) {
+    format.scale[c] = normalize ? 1.0f / (255.0f * spec.std[c]) : 1.0f;
+    format.bias[c] = normalize ? -spec.mean[c] / spec.std[c] : 0.0f;
+  }
+  format.scale[3] = normalize ? 1.0f / 255.0f : 1.0f;
+  format.bias[3] = 0.0f;
+  detail::RowStage* rows = nullptr;
+  if (!color.identity()) {
+    t.color.start(color, t.ax.out_size, t.ay.out_size, t.color_rows);
+    rows = &t.color;
+  }
+  detail::resample(img.pixels, img.stride, img.channels, img.x, img.y, t.ax, t.ay, format, out, t.rows, rows);
+  if (rows != nullptr) t.color.finish(format, out);
+}
+
+PixelFormat pixel_format(const PipelineSpec& spec) {
+  return spec.grayscale ? PixelFormat::kGray : spec.keep_alpha ? PixelFormat::kRgba : PixelFormat::kRgb;
+}
+
+}  // namespace
+
+void ImagePipeline::run_jpeg(const uint8_t* data, size_t size, Rng& rng, void* out, DecodeReport& report) const {
   ThreadScratch& t = thread_scratch();
   const JpegDecodeOptions options{spec_.grayscale, spec_.exif_orientation, spec_.max_pixels, true};
   JpegHeader header;
   {
     trace::ScopedStage stage(trace::Stage::kHeader);
-    header = t.decoder.read_header(jpeg, size, options);
+    header = t.decoder.read_header(data, size, options);
   }
   const bool rotated = header.orientation != 1;
   const int width = header.orientation >= 5 ? header.height : header.width;
   const int height = header.orientation >= 5 ? header.width : header.height;
   const int out_side = spec_.size;
-
-  CropBox box;
-  bool flip = false;
-  switch (mode_) {
-    case Mode::kTrain: {
-      const RandomResizedCrop rrc{spec_.scale_min, spec_.scale_max, spec_.ratio_min, spec_.ratio_max};
-      box = rrc.sample(width, height, rng);
-      flip = random_flip(spec_.flip_p, rng);
-      break;
-    }
-    case Mode::kVal:
-      box = resize_center_crop_box(width, height, spec_.resize_size, out_side);
-      break;
-    case Mode::kDecode:
-      box = {0, 0, static_cast<double>(width), static_cast<double>(height)};
-      break;
-  }
+  const Plan p = plan(width, height, rng);
+  const CropBox& box = p.box;
 
   DecodedImage img;
   int scale_num = 8;
   {
     trace::ScopedStage stage(trace::Stage::kDecode);
     if (!rotated) {
-      scale_num = JpegDecoder::scale_for(box.width, box.height, out_side, out_side, scale_set());
+      // Nearest must pick the file's own pixels: no DCT scaling.
+      if (spec_.interpolation != Interpolation::kNearest)
+        scale_num = JpegDecoder::scale_for(box.width, box.height, out_side, out_side, scale_set());
       const double f = scale_num / 8.0;
-      t.ax.compute(box.x * f, box.width * f, JpegDecoder::scaled_size(width, scale_num), out_side);
-      t.ay.compute(box.y * f, box.height * f, JpegDecoder::scaled_size(height, scale_num), out_side);
+      t.ax.compute(box.x * f, box.width * f, JpegDecoder::scaled_size(width, scale_num), out_side, spec_.interpolation);
+      t.ay.compute(box.y * f, box.height * f, JpegDecoder::scaled_size(height, scale_num), out_side,
+                   spec_.interpolation);
       img = t.decoder.decode({scale_num, t.ax.lo, t.ay.lo, t.ax.hi - t.ax.lo, t.ay.hi - t.ay.lo});
     } else {
       // Rare and opt-in: decode everything, rotate, then crop from the rotated copy.
@@ -197,26 +257,66 @@ void ImagePipeline::run(const uint8_t* jpeg, size_t size, Rng& rng, void* out, D
       img.width = ow;
       img.height = oh;
       img.stride = static_cast<size_t>(ow) * static_cast<size_t>(img.channels);
-      t.ax.compute(box.x, box.width, ow, out_side);
-      t.ay.compute(box.y, box.height, oh, out_side);
+      t.ax.compute(box.x, box.width, ow, out_side, spec_.interpolation);
+      t.ay.compute(box.y, box.height, oh, out_side, spec_.interpolation);
     }
   }
+  finish(spec_, normalize_, img, p.color, p.flip, t, out);
+  report.width = width;
+  report.height = height;
+  report.box = box;
+  report.flip = p.flip;
+  report.color = p.color;
+  report.warnings = t.decoder.warnings();
+  report.dct_scale_num = scale_num;
+}
+
+// PNG and WebP: no region decode, so the whole image goes into scratch once and
+// the crop is taken by the resample.
+template <class Decoder>
+void ImagePipeline::run_whole(Decoder& decoder, const uint8_t* data, size_t size, Rng& rng, void* out,
+                              DecodeReport& report) const {
+  ThreadScratch& t = thread_scratch();
+  int width = 0, height = 0;
   {
-    trace::ScopedStage stage(trace::Stage::kAugment);
-    detail::OutputFormat format;
-    format.dtype = spec_.dtype;
-    format.chw = spec_.layout == Layout::kCHW;
-    format.channels = spec_.grayscale ? 1 : 3;
-    format.flip = flip;
-    for (int c = 0; c < 3; ++c) {
-      format.scale[c] = normalize_ ? 1.0f / (255.0f * spec_.std[c]) : 1.0f;
-      format.bias[c] = normalize_ ? -spec_.mean[c] / spec_.std[c] : 0.0f;
-    }
-    detail::resample(img.pixels, img.stride, img.channels, img.x, img.y, t.ax, t.ay, format, out, t.rows);
+    trace::ScopedStage stage(trace::Stage::kHeader);
+    const auto header = decoder.read_header(data, size, spec_.max_pixels);
+    width = header.width;
+    height = header.height;
   }
-  if (report != nullptr) {
-    report->warnings = t.decoder.warnings();
-    report->dct_scale_num = scale_num;
+  const Plan p = plan(width, height, rng);
+  DecodedImage img;
+  {
+    trace::ScopedStage stage(trace::Stage::kDecode);
+    img = decoder.decode(pixel_format(spec_));
+  }
+  t.ax.compute(p.box.x, p.box.width, width, spec_.size, spec_.interpolation);
+  t.ay.compute(p.box.y, p.box.height, height, spec_.size, spec_.interpolation);
+  finish(spec_, normalize_, img, p.color, p.flip, t, out);
+  report.width = width;
+  report.height = height;
+  report.box = p.box;
+  report.flip = p.flip;
+  report.color = p.color;
+}
+
+void ImagePipeline::run(const uint8_t* data, size_t size, Rng& rng, void* out, DecodeReport* report) const {
+  DecodeReport local;
+  DecodeReport& r = report != nullptr ? *report : local;
+  r = DecodeReport{};
+  r.format = detect_format(data, size);
+  switch (r.format) {
+    case ImageFormat::kJpeg:
+      run_jpeg(data, size, rng, out, r);
+      break;
+    case ImageFormat::kPng:
+      run_whole(thread_scratch().png, data, size, rng, out, r);
+      break;
+    case ImageFormat::kWebp:
+      run_whole(thread_scratch().webp, data, size, rng, out, r);
+      break;
+    case ImageFormat::kUnknown:
+      throw BadSample(unknown_format_message(data, size));
   }
 }
 

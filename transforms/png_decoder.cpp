@@ -63,7 +63,9 @@ void unpack_row(const uint8_t* row, size_t samples, int depth, uint16_t* out) {
   }
 }
 
-uint8_t to_8bit(unsigned v, int depth) { return depth == 16 ? static_cast<uint8_t>(v >> 8) : detail::scale_to_8bit(v, depth); }
+uint8_t to_8bit(unsigned v, int depth) {
+  return depth == 16 ? static_cast<uint8_t>(v >> 8) : detail::scale_to_8bit(v, depth);
+}
 
 }  // namespace
 
@@ -86,7 +88,8 @@ struct PngDecoder::State {
     if (dst.size() < bytes + spare) dst.resize(bytes + spare);
     // libspng places the pixels of an interlaced sub-byte image by OR-ing bits
     // into the rows, so they must start zeroed (scratch holds the last image).
-    if (header.interlaced && header.bit_depth < 8) std::fill(dst.begin(), dst.begin() + static_cast<ptrdiff_t>(bytes), 0);
+    if (header.interlaced && header.bit_depth < 8)
+      std::fill(dst.begin(), dst.begin() + static_cast<ptrdiff_t>(bytes), 0);
     check(spng_decode_image(ctx.get(), dst.data(), bytes, SPNG_FMT_PNG, 0), "image data");
     return bytes / static_cast<size_t>(header.height);
   }

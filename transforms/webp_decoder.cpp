@@ -138,8 +138,7 @@ DecodedImage WebpDecoder::decode(PixelFormat format) {
   } else if (format == PixelFormat::kGray) {
     s.decode_still(MODE_RGB, 3, s.rgb);
     if (s.pixels.size() < pixels + 16) s.pixels.resize(pixels + 16);
-    for (size_t i = 0; i < pixels; ++i)
-      s.pixels[i] = detail::luma601(s.rgb[3 * i], s.rgb[3 * i + 1], s.rgb[3 * i + 2]);
+    for (size_t i = 0; i < pixels; ++i) s.pixels[i] = detail::luma601(s.rgb[3 * i], s.rgb[3 * i + 1], s.rgb[3 * i + 2]);
   } else {
     s.decode_still(channels == 4 ? MODE_RGBA : MODE_RGB, channels, s.pixels);
   }

@@ -11,7 +11,8 @@ in order:
   PATH - labels_nearest W H X0 Y0 X1 Y1   the same after resize((W, H), NEAREST, box=...)
 MODE is the mode the decoded image is converted to first: RGB, RGBA or L, or
 HIGH8 for a 16-bit grayscale PNG (Pillow's mode I) reduced to its high byte.
-A bilinear op given as resize_box_bicubic or resize_box_nearest uses that filter.
+A resize_box op given as resize_box_bicubic or resize_box_nearest uses that
+filter; resize_box_flip mirrors the bilinear result left-right.
 This is what torchvision's transforms do on PIL images.
 """
 import sys
@@ -19,7 +20,7 @@ import sys
 import numpy as np
 from PIL import Image
 
-FILTERS = {"": Image.BILINEAR, "_bicubic": Image.BICUBIC, "_nearest": Image.NEAREST}
+FILTERS = {"": Image.BILINEAR, "_flip": Image.BILINEAR, "_bicubic": Image.BICUBIC, "_nearest": Image.NEAREST}
 
 
 def converted(im, mode):
@@ -48,6 +49,8 @@ def main():
                 r = im
             elif op.startswith("resize_box"):
                 r = im.resize((int(a[0]), int(a[1])), FILTERS[op[len("resize_box"):]], box=(a[2], a[3], a[4], a[5]))
+                if op == "resize_box_flip":
+                    r = r.transpose(Image.FLIP_LEFT_RIGHT)
             elif op == "bands_box":
                 bands = [b.resize((int(a[0]), int(a[1])), Image.BILINEAR, box=(a[2], a[3], a[4], a[5]))
                          for b in im.split()]

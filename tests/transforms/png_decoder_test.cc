@@ -36,10 +36,10 @@ std::string color_name(PngColor c) {
 
 // Every legal (colour type, depth) pair of the PNG specification.
 std::vector<std::pair<PngColor, int>> all_kinds() {
-  return {{PngColor::kGray, 1},      {PngColor::kGray, 2},      {PngColor::kGray, 4},    {PngColor::kGray, 8},
-          {PngColor::kGray, 16},     {PngColor::kRgb, 8},       {PngColor::kRgb, 16},    {PngColor::kPalette, 1},
-          {PngColor::kPalette, 2},   {PngColor::kPalette, 4},   {PngColor::kPalette, 8}, {PngColor::kGrayAlpha, 8},
-          {PngColor::kGrayAlpha, 16}, {PngColor::kRgba, 8},     {PngColor::kRgba, 16}};
+  return {{PngColor::kGray, 1},       {PngColor::kGray, 2},    {PngColor::kGray, 4},    {PngColor::kGray, 8},
+          {PngColor::kGray, 16},      {PngColor::kRgb, 8},     {PngColor::kRgb, 16},    {PngColor::kPalette, 1},
+          {PngColor::kPalette, 2},    {PngColor::kPalette, 4}, {PngColor::kPalette, 8}, {PngColor::kGrayAlpha, 8},
+          {PngColor::kGrayAlpha, 16}, {PngColor::kRgba, 8},    {PngColor::kRgba, 16}};
 }
 
 std::vector<uint8_t> decode_copy(PngDecoder& dec, const std::vector<uint8_t>& png, PixelFormat format,
@@ -74,8 +74,13 @@ TEST(PngDecoder, EveryColourTypeDepthAndInterlaceDecodesExactlyAsPillow) {
     for (bool interlaced : {false, true})
       for (bool trns : {false, true}) {
         if (trns && color != PngColor::kGray && color != PngColor::kRgb && color != PngColor::kPalette) continue;
-        const PngOptions o{.width = 29 + n % 11, .height = 17 + n % 7, .color = color, .bit_depth = depth,
-                           .interlaced = interlaced, .transparency = trns, .seed = static_cast<uint64_t>(n)};
+        const PngOptions o{.width = 29 + n % 11,
+                           .height = 17 + n % 7,
+                           .color = color,
+                           .bit_depth = depth,
+                           .interlaced = interlaced,
+                           .transparency = trns,
+                           .seed = static_cast<uint64_t>(n)};
         const std::string path = (dir.path() / ("p" + std::to_string(n++) + ".png")).string();
         testing::write_file(path, sample::make_png(o));
         const std::string what = color_name(color) + " " + std::to_string(depth) + "-bit" +
@@ -113,8 +118,9 @@ TEST(PngDecoder, EveryColourTypeDepthAndInterlaceDecodesExactlyAsPillow) {
     for (size_t i = 0; i < pixels * static_cast<size_t>(img.channels); ++i) {
       const size_t p = i / static_cast<size_t>(img.channels), ch = i % static_cast<size_t>(img.channels);
       for (int k = 0; k < step; ++k)
-        mismatches += ours[i] != r[p * static_cast<size_t>(c.pillow_channels) + ch * static_cast<size_t>(step) +
-                                   static_cast<size_t>(k)];
+        mismatches +=
+            ours[i] !=
+            r[p * static_cast<size_t>(c.pillow_channels) + ch * static_cast<size_t>(step) + static_cast<size_t>(k)];
     }
     EXPECT_EQ(mismatches, 0);
   }
@@ -125,16 +131,16 @@ TEST(PngDecoder, AlphaComesFromTheAlphaChannelOrTrns) {
   PngDecoder dec;
   DecodedImage img;
   // RGBA: the 4th channel is the stored alpha (the generator's gradient: 0 at the left, 255 at the right).
-  auto rgba = decode_copy(dec, sample::make_png({.width = 16, .height = 2, .color = PngColor::kRgba}), PixelFormat::kRgba,
-                          &img);
+  auto rgba = decode_copy(dec, sample::make_png({.width = 16, .height = 2, .color = PngColor::kRgba}),
+                          PixelFormat::kRgba, &img);
   EXPECT_EQ(rgba[3], 0);
   EXPECT_EQ(rgba[15 * 4 + 3], 255);
   // An opaque RGB image without tRNS gets alpha 255 everywhere.
   auto rgb = decode_copy(dec, sample::make_png({.width = 16, .height = 2}), PixelFormat::kRgba, &img);
   for (size_t i = 3; i < rgb.size() - 16; i += 4) ASSERT_EQ(rgb[i], 255);
   // kRgb drops alpha: the colour channels are those of kRgba.
-  auto dropped = decode_copy(dec, sample::make_png({.width = 16, .height = 2, .color = PngColor::kRgba}),
-                             PixelFormat::kRgb, &img);
+  auto dropped =
+      decode_copy(dec, sample::make_png({.width = 16, .height = 2, .color = PngColor::kRgba}), PixelFormat::kRgb, &img);
   ASSERT_EQ(img.channels, 3);
   for (size_t p = 0; p < 32; ++p)
     for (size_t c = 0; c < 3; ++c) ASSERT_EQ(dropped[3 * p + c], rgba[4 * p + c]);

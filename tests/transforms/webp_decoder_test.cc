@@ -42,16 +42,17 @@ TEST(WebpDecoder, LossyLosslessAlphaAndAnimationsDecodeExactlyAsPillow) {
   int n = 0;
   for (WebpKind kind : {WebpKind::kLossy, WebpKind::kLossless, WebpKind::kAnimated})
     for (bool alpha : {false, true}) {
-      const WebpOptions o{.width = 61 + 13 * n, .height = 43 + 7 * n, .kind = kind, .alpha = alpha,
-                          .seed = static_cast<uint64_t>(n)};
+      const WebpOptions o{
+          .width = 61 + 13 * n, .height = 43 + 7 * n, .kind = kind, .alpha = alpha, .seed = static_cast<uint64_t>(n)};
       const std::string path = (dir.path() / ("w" + std::to_string(n++) + ".webp")).string();
       testing::write_file(path, sample::make_webp(o));
       const std::string what = std::string(kind == WebpKind::kLossy      ? "lossy"
                                            : kind == WebpKind::kLossless ? "lossless"
                                                                          : "animated") +
                                (alpha ? " with alpha" : "");
-      for (auto [format, mode, channels] : {std::tuple{PixelFormat::kRgb, "RGB", 3}, std::tuple{PixelFormat::kGray, "L", 1},
-                                            std::tuple{PixelFormat::kRgba, "RGBA", 4}}) {
+      for (auto [format, mode, channels] :
+           {std::tuple{PixelFormat::kRgb, "RGB", 3}, std::tuple{PixelFormat::kGray, "L", 1},
+            std::tuple{PixelFormat::kRgba, "RGBA", 4}}) {
         cases.push_back({what + " as " + mode, path, format, channels});
         jobs += path + " " + mode + " decode\n";
       }
@@ -79,8 +80,10 @@ TEST(WebpDecoder, LossyLosslessAlphaAndAnimationsDecodeExactlyAsPillow) {
 
 TEST(WebpDecoder, AnAnimationGivesItsFirstFrame) {
   // The first frame of an animation equals the same picture encoded alone (lossless: exact).
-  const auto still = sample::make_webp({.width = 40, .height = 30, .kind = WebpKind::kLossy, .quality = 100, .seed = 5});
-  const auto anim = sample::make_webp({.width = 40, .height = 30, .kind = WebpKind::kAnimated, .quality = 100, .seed = 5});
+  const auto still =
+      sample::make_webp({.width = 40, .height = 30, .kind = WebpKind::kLossy, .quality = 100, .seed = 5});
+  const auto anim =
+      sample::make_webp({.width = 40, .height = 30, .kind = WebpKind::kAnimated, .quality = 100, .seed = 5});
   WebpDecoder a, b;
   a.read_header(still.data(), still.size(), 1 << 30);
   b.read_header(anim.data(), anim.size(), 1 << 30);

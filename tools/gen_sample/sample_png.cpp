@@ -81,8 +81,8 @@ void check(const PngImage& im) {
                                                          : (d == 8 || d == 16);
   if (!depth_ok) throw std::invalid_argument("encode_png: bit depth " + std::to_string(d) + " is invalid here");
   if (im.width < 1 || im.height < 1) throw std::invalid_argument("encode_png: empty image");
-  const size_t n = static_cast<size_t>(im.width) * static_cast<size_t>(im.height) *
-                   static_cast<size_t>(png_channels(im.color));
+  const size_t n =
+      static_cast<size_t>(im.width) * static_cast<size_t>(im.height) * static_cast<size_t>(png_channels(im.color));
   if (im.samples.size() != n) throw std::invalid_argument("encode_png: wrong number of samples");
   const unsigned max = (1u << d) - 1;
   if (std::any_of(im.samples.begin(), im.samples.end(), [&](uint16_t s) { return s > max; }))
@@ -232,7 +232,8 @@ PngImage render_png(const PngOptions& o) {
   if (o.transparency && (o.color == PngColor::kGray || o.color == PngColor::kRgb)) {
     // The key is an existing pixel's value, so some pixels become transparent.
     const uint16_t* s = &im.samples[(pixels / 3) * static_cast<size_t>(channels)];
-    im.color_key = std::array<uint16_t, 3>{s[0], channels == 3 ? s[1] : uint16_t{0}, channels == 3 ? s[2] : uint16_t{0}};
+    im.color_key =
+        std::array<uint16_t, 3>{s[0], channels == 3 ? s[1] : uint16_t{0}, channels == 3 ? s[2] : uint16_t{0}};
   }
   return im;
 }
@@ -256,7 +257,8 @@ std::vector<uint16_t> render_mask(const MaskOptions& o) {
         const double dx = (static_cast<double>(x) - cx) / rx, dy = (static_cast<double>(y) - cy) / ry;
         const bool inside = disc ? dx * dx + dy * dy <= 1 : std::abs(dx) <= 1 && std::abs(dy) <= 1;
         if (!inside) continue;
-        const bool edge = o.void_border && (disc ? dx * dx + dy * dy > 0.8 : std::max(std::abs(dx), std::abs(dy)) > 0.9);
+        const bool edge =
+            o.void_border && (disc ? dx * dx + dy * dy > 0.8 : std::max(std::abs(dx), std::abs(dy)) > 0.9);
         mask[y * w + x] = edge ? uint16_t{255} : cls;
       }
   }

@@ -25,13 +25,13 @@ int png_channels(PngColor color);
 struct PngImage {
   int width = 0, height = 0;
   PngColor color = PngColor::kRgb;
-  int bit_depth = 8;                                   ///< 1, 2, 4 (gray, palette), 8, 16 (not palette)
-  std::vector<uint16_t> samples;                       ///< height x width x png_channels(color), row-major
-  std::vector<std::array<uint8_t, 3>> palette;         ///< PLTE entries (palette images)
-  std::vector<uint8_t> palette_alpha;                  ///< tRNS for palette images (may be shorter than palette)
-  std::optional<std::array<uint16_t, 3>> color_key;    ///< tRNS for gray ([0]) and RGB images
-  bool interlaced = false;                             ///< Adam7
-  int compression_level = 6;                           ///< zlib level 0..9
+  int bit_depth = 8;                                 ///< 1, 2, 4 (gray, palette), 8, 16 (not palette)
+  std::vector<uint16_t> samples;                     ///< height x width x png_channels(color), row-major
+  std::vector<std::array<uint8_t, 3>> palette;       ///< PLTE entries (palette images)
+  std::vector<uint8_t> palette_alpha;                ///< tRNS for palette images (may be shorter than palette)
+  std::optional<std::array<uint16_t, 3>> color_key;  ///< tRNS for gray ([0]) and RGB images
+  bool interlaced = false;                           ///< Adam7
+  int compression_level = 6;                         ///< zlib level 0..9
 };
 
 /// Encodes `image`; rows use every filter type in turn (None, Sub, Up, Average,
@@ -40,8 +40,8 @@ struct PngImage {
 std::vector<uint8_t> encode_png(const PngImage& image);
 
 struct PngOptions {
-  int width = 64;    ///< 1..65535
-  int height = 48;   ///< 1..65535
+  int width = 64;   ///< 1..65535
+  int height = 48;  ///< 1..65535
   PngColor color = PngColor::kRgb;
   int bit_depth = 8;
   bool interlaced = false;
@@ -60,9 +60,9 @@ std::vector<uint8_t> make_png(const PngOptions& options);
 struct MaskOptions {
   int width = 64;
   int height = 48;
-  int classes = 21;      ///< class ids 0..classes-1; 1..256 (palette) or 1..65536 (16-bit gray)
-  bool palette = true;   ///< palette PNG (index = class, as Pascal VOC); else grayscale
-  int bit_depth = 8;     ///< palette: 1..8; gray: 1..16
+  int classes = 21;          ///< class ids 0..classes-1; 1..256 (palette) or 1..65536 (16-bit gray)
+  bool palette = true;       ///< palette PNG (index = class, as Pascal VOC); else grayscale
+  int bit_depth = 8;         ///< palette: 1..8; gray: 1..16
   bool void_border = false;  ///< paint a 255 border around objects, as VOC does (needs 8-bit)
   uint64_t seed = 0;
 };
