@@ -26,8 +26,7 @@ ColorJitter ColorJitter::from_strengths(double brightness, double contrast, doub
     if (!(v >= 0) || !std::isfinite(v))
       throw InvalidOption(std::string("ColorJitter: ") + name + " must be a finite number >= 0, got " +
                           std::to_string(v));
-  if (!(hue >= 0 && hue <= 0.5))
-    throw InvalidOption("ColorJitter: hue must be in 0..0.5, got " + std::to_string(hue));
+  if (!(hue >= 0 && hue <= 0.5)) throw InvalidOption("ColorJitter: hue must be in 0..0.5, got " + std::to_string(hue));
   ColorJitter j;
   j.brightness = {std::max(0.0, 1 - brightness), 1 + brightness};
   j.contrast = {std::max(0.0, 1 - contrast), 1 + contrast};
@@ -53,7 +52,8 @@ ColorDraw draw_color(const ColorJitter& jitter, double grayscale_p, Rng& rng) {
   ColorDraw d;
   if (jitter.enabled()) {
     d.jitter = true;
-    for (int i = 3; i >= 1; --i) std::swap(d.order[static_cast<size_t>(i)], d.order[rng.below(static_cast<uint64_t>(i) + 1)]);
+    for (int i = 3; i >= 1; --i)
+      std::swap(d.order[static_cast<size_t>(i)], d.order[rng.below(static_cast<uint64_t>(i) + 1)]);
     const JitterRange* ranges[] = {&jitter.brightness, &jitter.contrast, &jitter.saturation, &jitter.hue};
     double* values[] = {&d.brightness, &d.contrast, &d.saturation, &d.hue};
     for (size_t op = 0; op < 4; ++op) {

@@ -101,7 +101,8 @@ void MaskPipeline::run(const uint8_t* data, size_t size, const DecodeReport& ima
   }
   const unsigned largest = gather(labels, t.xs, t.ys, image.flip, static_cast<uint8_t*>(out));
   if (largest > 255)
-    throw BadSample("mask class id " + std::to_string(largest) + " does not fit the uint8 mask output; use int64 masks");
+    throw BadSample("mask class id " + std::to_string(largest) +
+                    " does not fit the uint8 mask output; use int64 masks");
 }
 
 }  // namespace ferry::transforms

@@ -33,8 +33,8 @@ std::vector<uint8_t> run_u8(const PipelineSpec& spec, const std::vector<uint8_t>
 
 std::string box_job(const std::string& path, const char* mode, const char* op, int size, const CropBox& b) {
   return path + " " + mode + " " + op + " " + std::to_string(size) + " " + std::to_string(size) + " " +
-         exact_text(b.x) + " " + exact_text(b.y) + " " + exact_text(b.x + b.width) + " " +
-         exact_text(b.y + b.height) + "\n";
+         exact_text(b.x) + " " + exact_text(b.y) + " " + exact_text(b.x + b.width) + " " + exact_text(b.y + b.height) +
+         "\n";
 }
 
 struct Encoded {
@@ -49,8 +49,8 @@ std::vector<Encoded> corpus() {
            sample::make_png({.width = 290, .height = 301, .color = PngColor::kPalette, .interlaced = true, .seed = 2})},
           {"png gray 16-bit",
            sample::make_png({.width = 260, .height = 240, .color = PngColor::kGray, .bit_depth = 16, .seed = 3}), true},
-          {"png rgba 16-bit", sample::make_png({.width = 300, .height = 280, .color = PngColor::kRgba, .bit_depth = 16,
-                                                .seed = 4})},
+          {"png rgba 16-bit",
+           sample::make_png({.width = 300, .height = 280, .color = PngColor::kRgba, .bit_depth = 16, .seed = 4})},
           {"webp lossy", sample::make_webp({.width = 320, .height = 250, .kind = WebpKind::kLossy, .seed = 5})},
           {"webp lossless alpha",
            sample::make_webp({.width = 270, .height = 310, .kind = WebpKind::kLossless, .alpha = true, .seed = 6})},
@@ -99,8 +99,8 @@ TEST(FormatsPipeline, PngAndWebpCropAndResizeMatchPillowWithinTheJpegBounds) {
     const size_t pixels = ours[k].size() / ours_channels;
     ASSERT_LE(offset + pixels * theirs_channels, ref.size());
     std::vector<uint8_t> theirs(ours[k].size());
-    for (size_t i = 0; i < ours[k].size(); ++i) theirs[i] = ref[offset + (i / ours_channels) * theirs_channels +
-                                                                 (theirs_channels == 1 ? 0 : i % ours_channels)];
+    for (size_t i = 0; i < ours[k].size(); ++i)
+      theirs[i] = ref[offset + (i / ours_channels) * theirs_channels + (theirs_channels == 1 ? 0 : i % ours_channels)];
     offset += pixels * theirs_channels;
     const auto d = testing::diff(ours[k].data(), theirs.data(), ours[k].size());
     EXPECT_LE(d.mean, 1.0) << what[k];
@@ -180,8 +180,8 @@ TEST(FormatsPipeline, TheDecoderIsChosenByContentAndTheReportSaysWhich) {
   const auto png = sample::make_png({.width = 120, .height = 90, .seed = 2});
   const auto webp = sample::make_webp({.width = 120, .height = 90, .seed = 2});
   const auto jpeg = sample::make_jpeg({.width = 120, .height = 90, .seed = 2});
-  for (const auto& [bytes, format] : {std::pair{png, ImageFormat::kPng}, std::pair{webp, ImageFormat::kWebp},
-                                      std::pair{jpeg, ImageFormat::kJpeg}}) {
+  for (const auto& [bytes, format] :
+       {std::pair{png, ImageFormat::kPng}, std::pair{webp, ImageFormat::kWebp}, std::pair{jpeg, ImageFormat::kJpeg}}) {
     DecodeReport r;
     run_u8(PipelineSpec::named("decode", 32), bytes, 0, &r);
     EXPECT_EQ(r.format, format) << format_name(format);

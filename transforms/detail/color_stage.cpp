@@ -25,7 +25,8 @@ void shift_hue(float* p, float shift) {
   const float h6 = h * 6.0f;
   const float sector = std::floor(h6), f = h6 - sector;
   const float v = maxc;
-  const float pv = clamp255(v * (1.0f - s)), q = clamp255(v * (1.0f - s * f)), t = clamp255(v * (1.0f - s * (1.0f - f)));
+  const float pv = clamp255(v * (1.0f - s)), q = clamp255(v * (1.0f - s * f)),
+              t = clamp255(v * (1.0f - s * (1.0f - f)));
   switch (static_cast<int>(sector) % 6) {
     case 0:
       p[0] = v, p[1] = t, p[2] = pv;
@@ -66,8 +67,8 @@ void ColorStage::start(const ColorDraw& draw, int width, int height, std::vector
   image_ = &image;
   contrast_at_ = 4;
   if (draw.jitter && draw.on[static_cast<size_t>(ColorOp::kContrast)])
-    contrast_at_ = static_cast<size_t>(std::find(draw.order.begin(), draw.order.end(), ColorOp::kContrast) -
-                                       draw.order.begin());
+    contrast_at_ =
+        static_cast<size_t>(std::find(draw.order.begin(), draw.order.end(), ColorOp::kContrast) - draw.order.begin());
 }
 
 void ColorStage::apply(float* row, int channels, size_t begin, size_t end, bool last) const {
