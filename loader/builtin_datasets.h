@@ -20,6 +20,12 @@ namespace ferry {
 std::shared_ptr<Dataset> open_image_dataset(const std::string& source_spec, const transforms::PipelineSpec& pipeline);
 /// The encoded bytes of each sample (ragged uint8 "bytes") and its "label".
 std::shared_ptr<Dataset> open_raw_dataset(const std::string& source_spec);
+/// (image, mask) pairs (SegmentationPairs): two parallel folders, or, with
+/// `masks` empty, a list file of image,mask lines; fields "image" and "mask"
+/// (`mask_dtype`: kUInt8 or kInt64).
+std::shared_ptr<Dataset> open_segmentation_dataset(const std::string& images, const std::string& masks,
+                                                   const transforms::PipelineSpec& pipeline,
+                                                   DType mask_dtype = DType::kInt64);
 
 /// PipelineSpec as one line of text and back (every field, exactly).
 std::string serialize_pipeline(const transforms::PipelineSpec& spec);

@@ -6,19 +6,10 @@
 #include <cstring>
 
 #include "base/error.h"
+#include "loader/datasets/detail/file_io.h"
 
 namespace ferry {
 namespace {
-
-bool ends_with_ci(const std::string& s, std::string_view suffix) {
-  if (s.size() < suffix.size()) return false;
-  for (size_t k = 0; k < suffix.size(); ++k) {
-    char c = s[s.size() - suffix.size() + k];
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    if (c != suffix[k]) return false;
-  }
-  return true;
-}
 
 constexpr const char* kForms =
     "accepted: a folder (ImageFolder root/<class>/<image>), a .csv/.tsv file list (path,label), a .tar shard or a "
@@ -34,9 +25,9 @@ std::shared_ptr<SampleSource> open_source(const std::string& spec, const SourceO
     throw DataError("open_source: '" + spec + "': " + std::strerror(errno) + "; " + kForms);
   }
   if (S_ISDIR(st.st_mode)) return std::make_shared<ImageFolder>(spec, options.image_folder);
-  if (ends_with_ci(spec, ".ferry")) return std::make_shared<PackedFile>(spec, options.packed);
-  if (ends_with_ci(spec, ".tar")) return std::make_shared<TarShards>(spec, options.tar_shards);
-  if (ends_with_ci(spec, ".csv") || ends_with_ci(spec, ".tsv")) {
+  if (detail::ends_with_ci(spec, ".ferry")) return std::make_shared<PackedFile>(spec, options.packed);
+  if (detail::ends_with_ci(spec, ".tar")) return std::make_shared<TarShards>(spec, options.tar_shards);
+  if (detail::ends_with_ci(spec, ".csv") || detail::ends_with_ci(spec, ".tsv")) {
     return std::make_shared<FileList>(spec, options.file_list);
   }
   throw DataError("open_source: '" + spec + "' is not a dataset ferry recognises; " + kForms);

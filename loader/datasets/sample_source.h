@@ -1,5 +1,5 @@
 #pragma once
-/// Where encoded samples (JPEG bytes plus a class label) come from.
+/// Where encoded samples (JPEG, PNG or WebP bytes plus a class label) come from.
 ///
 /// A SampleSource is an indexed, read-only collection: sample i has a label,
 /// a path for messages and its encoded bytes. The implementations are
@@ -11,6 +11,8 @@
 ///
 /// and open_source() (open_source.h) picks one from a string. Datasets for the
 /// loader wrap a source: ImageDataset decodes, RawBytesDataset passes bytes.
+/// Segmentation pairs (an image and a mask per sample) have their own index,
+/// SegmentationPairs (segmentation_pairs.h).
 ///
 /// Thread safety: every const member may be called concurrently; read() keeps
 /// its state in the caller's scratch buffer. A source opened before fork()

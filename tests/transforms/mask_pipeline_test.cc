@@ -102,7 +102,8 @@ TEST(MaskPipeline, ImageAndMaskCropsAlignPixelForPixel) {
       spec.interpolation = Interpolation::kNearest;
       const Pair p = run_pair(spec, DType::kUInt8, image, mask, seed);
       flipped += p.report.flip;
-      for (size_t i = 0; i < 64 * 64; ++i) ASSERT_EQ(p.image[3 * i], p.mask[i]) << name << " seed " << seed << " at " << i;
+      for (size_t i = 0; i < 64 * 64; ++i)
+        ASSERT_EQ(p.image[3 * i], p.mask[i]) << name << " seed " << seed << " at " << i;
       // Bilinear: away from class edges (a uniform 3x3 neighbourhood in the mask) the colours are the classes'.
       spec.interpolation = Interpolation::kBilinear;
       const Pair q = run_pair(spec, DType::kUInt8, image, mask, seed);

@@ -64,6 +64,16 @@ void pread_exact(int fd, void* dst, size_t size, uint64_t offset, const std::str
   }
 }
 
+bool ends_with_ci(std::string_view s, std::string_view suffix) {
+  if (s.size() < suffix.size()) return false;
+  for (size_t k = 0; k < suffix.size(); ++k) {
+    char c = s[s.size() - suffix.size() + k];
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    if (c != suffix[k]) return false;
+  }
+  return true;
+}
+
 std::string format_seconds(double seconds) {
   char buf[32];
   if (seconds < 1.0) {

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "loader/datasets/sample_source.h"
@@ -17,6 +18,9 @@ std::span<const uint8_t> read_whole_file(const std::string& path, Buffer& out);
 /// pread() until `size` bytes at `offset` are in `dst`; throws DataError
 /// naming `what` when the file ends early or the read fails.
 void pread_exact(int fd, void* dst, size_t size, uint64_t offset, const std::string& what);
+
+/// True when `s` ends with the lower-case `suffix`, compared case-insensitively (".TSV" ends with ".tsv").
+bool ends_with_ci(std::string_view s, std::string_view suffix);
 
 /// "1.23 s", "850 ms" for reports.
 std::string format_seconds(double seconds);
