@@ -1,5 +1,7 @@
 #include "transforms/interpolation.h"
 
+#include <utility>
+
 namespace ferry::transforms {
 namespace {
 
@@ -12,6 +14,12 @@ std::string_view interpolation_name(Interpolation i) {
   for (const auto& [value, name] : kNames)
     if (value == i) return name;
   return "unknown";
+}
+
+std::vector<std::string> interpolation_names() {
+  std::vector<std::string> names;
+  for (const auto& [value, name] : kNames) names.emplace_back(name);
+  return names;
 }
 
 std::optional<Interpolation> parse_interpolation(std::string_view name) {

@@ -2,7 +2,9 @@
 /// The resampling filters of a resize, by the names torchvision and Pillow use.
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
+#include <vector>
 
 namespace ferry::transforms {
 
@@ -14,6 +16,9 @@ enum class Interpolation : uint8_t {
 
 /// "bilinear", "bicubic" or "nearest".
 std::string_view interpolation_name(Interpolation i);
+
+/// Every name, in the enum's order ("bilinear", "bicubic", "nearest").
+std::vector<std::string> interpolation_names();
 
 /// The interpolation named `name` (as interpolation_name() spells it); nullopt otherwise.
 std::optional<Interpolation> parse_interpolation(std::string_view name);

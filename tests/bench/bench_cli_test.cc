@@ -20,6 +20,7 @@
 #include "tests/support/child_process.h"
 #include "tests/support/process_census.h"
 #include "tools/gen_sample/sample_data.h"
+#include "tools/gen_sample/sample_folders.h"
 
 namespace ferry::bench {
 namespace {
@@ -195,6 +196,34 @@ TEST_F(BenchCli, ChecksumIsTheSameForZeroOneAndThreeWorkers) {
   const std::string zero = checksum_with("0", "5", "train");
   EXPECT_EQ(checksum_with("1", "5", "train"), zero);
   EXPECT_EQ(checksum_with("3", "5", "train"), zero);
+}
+
+TEST_F(BenchCli, AMixedFolderAndASegmentationSetGiveTheSameChecksumForZeroAndTwoWorkers) {
+  const std::string mixed = path("mixed"), seg = path("seg");
+  sample::write_mixed_image_folder(mixed, 30, 3, 2);  // JPEG, PNG, WebP, a PNG named .jpg, a WebP named .png
+  sample::write_segmentation_folders(seg, 12, 21, 2);
+  const std::vector<std::vector<std::string>> runs = {
+      {"--data", mixed, "--color-jitter", "0.4,0.4,0.4,0.1", "--random-grayscale", "0.1"},
+      {"--data", mixed, "--pipeline", "val", "--interpolation", "bicubic"},
+      {"--data", seg + "/images", "--masks", seg + "/masks", "--color-jitter", "0.4,0.4,0.4,0.1"},
+      {"--data", seg + "/pairs.csv", "--masks", "list", "--color-jitter", "0.4,0.4,0.4,0.1"}};
+  std::vector<std::string> sums;
+  for (const auto& base : runs) {
+    std::string zero;
+    for (const char* workers : {"0", "2"}) {
+      std::vector<std::string> args = base;
+      args.insert(args.end(), {"--batch-size", "8", "--workers", workers, "--checksum", "--no-progress"});
+      const Outcome o = run(args);
+      ASSERT_EQ(o.exit_code, 0) << base[1] << ": " << o.err;
+      const std::string line = last_line(o.out);
+      ASSERT_EQ(line.rfind("checksum: ", 0), 0u) << o.out;
+      if (zero.empty()) zero = line;
+      EXPECT_EQ(line, zero) << base[1] << " with " << workers << " workers";
+    }
+    sums.push_back(zero);
+  }
+  EXPECT_EQ(sums[2], sums[3]) << "folders and the list name the same pairs";
+  EXPECT_NE(sums[0], sums[1]);
 }
 
 TEST_F(BenchCli, SpawnedWorkersGiveTheSameChecksumAsForkedOnes) {

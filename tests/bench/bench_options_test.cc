@@ -117,6 +117,31 @@ TEST(BenchOptions, BadValuesAreErrorsNamingTheFlag) {
   }
 }
 
+TEST(BenchOptions, ColourInterpolationAndMaskFlagsAreParsed) {
+  const ParseResult r = parse({"--data", "/d/img", "--color-jitter", "0.4,0.3,0.2,0.1", "--random-grayscale", "0.25",
+                               "--interpolation", "bicubic", "--masks", "/d/masks"});
+  ASSERT_TRUE(r.error.empty()) << r.error;
+  EXPECT_EQ(r.options.color_jitter, transforms::ColorJitter::from_strengths(0.4, 0.3, 0.2, 0.1));
+  EXPECT_EQ(r.options.grayscale_p, 0.25);
+  EXPECT_EQ(r.options.interpolation, transforms::Interpolation::kBicubic);
+  EXPECT_EQ(r.options.masks, "/d/masks");
+  EXPECT_FALSE(parse({}).options.color_jitter.enabled());
+  for (const std::vector<std::string>& args :
+       std::vector<std::vector<std::string>>{{"--color-jitter", "0.4,0.4,0.4"},
+                                             {"--color-jitter", "0.4,0.4,0.4,0.1,0"},
+                                             {"--color-jitter", "0.4,x,0.4,0.1"},
+                                             {"--color-jitter", "0.4,0.4,0.4,0.7"},
+                                             {"--random-grayscale", "1.5"},
+                                             {"--interpolation", "lanczos"},
+                                             {"--masks", ""}}) {
+    const ParseResult bad = parse(args);
+    EXPECT_NE(bad.error.find(args[0]), std::string::npos) << args[0] << " " << args[1] << ": " << bad.error;
+  }
+  EXPECT_NE(parse({"--pipeline", "read", "--color-jitter", "0.1,0,0,0"}).error.find("decodes nothing"),
+            std::string::npos);
+  EXPECT_NE(parse({"--masks", "/d/m"}).error.find("--masks needs --data"), std::string::npos);
+}
+
 TEST(BenchOptions, MissingValueAndUnknownFlagAreErrors) {
   const std::string missing = parse({"--batch-size"}).error;
   EXPECT_NE(missing.find("--batch-size"), std::string::npos) << missing;

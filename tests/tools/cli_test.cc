@@ -45,6 +45,22 @@ TEST(Cli, UnsignedAndPositiveNumbers) {
         << bad;
 }
 
+TEST(Cli, ClosedRangesAndNumberLists) {
+  double p = -1;
+  CLI::App app{"t", "t"};
+  app.add_option("--p", p, "p")->check(number_in(0, 1));
+  EXPECT_EQ(parse_args(app, {"--p", "0"}).error, "");
+  EXPECT_EQ(p, 0);
+  EXPECT_EQ(parse_args(app, {"--p", "1"}).error, "");
+  EXPECT_EQ(p, 1);
+  for (const char* bad : {"-0.1", "1.01", "nan", "x", ""})
+    EXPECT_EQ(parse_args(app, {"--p", bad}).error, std::string("--p: must be a number in [0, 1], got '") + bad + "'");
+  std::vector<double> v;
+  EXPECT_TRUE(parse_number_list("0.4,0,1e-1", &v));
+  EXPECT_EQ(v, (std::vector<double>{0.4, 0, 0.1}));
+  for (const char* bad : {"", "0.4,,1", "0.4,", "a", "inf"}) EXPECT_FALSE(parse_number_list(bad, &v)) << bad;
+}
+
 TEST(Cli, ChoicesUseTheEnumsOwnNames) {
   Color c = Color::kRed;
   CLI::App app{"t", "t"};

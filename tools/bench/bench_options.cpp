@@ -2,6 +2,7 @@
 
 #include <sched.h>
 
+#include "base/error.h"
 #include "tools/cli/cli.h"
 
 namespace ferry::bench {
@@ -22,6 +23,33 @@ void add_policy(CLI::App& app, const std::string& flag, E& out, const std::strin
       [&out, flag](const std::string& name) { out = parse_option<E>(flag, name); }, help);
 }
 
+// --color-jitter B,C,S,H: torchvision's ColorJitter strengths, whose ranges
+// ColorJitter::from_strengths owns.
+void add_jitter(CLI::App& app, transforms::ColorJitter& out) {
+  auto parse = [](const std::string& v, transforms::ColorJitter* jitter) -> std::string {
+    std::vector<double> s;
+    if (!cli::parse_number_list(v, &s) || s.size() != 4)
+      return "takes four numbers B,C,S,H (brightness, contrast, saturation, hue), e.g. 0.4,0.4,0.4,0.1; got '" + v +
+             "'";
+    try {
+      *jitter = transforms::ColorJitter::from_strengths(s[0], s[1], s[2], s[3]);
+    } catch (const InvalidOption& e) {
+      return e.what();
+    }
+    return "";
+  };
+  auto* option = app.add_option_function<std::string>(
+      "--color-jitter", [&out, parse](const std::string& v) { parse(v, &out); },
+      "add ColorJitter(brightness, contrast, saturation, hue) with torchvision's strengths (off by default)");
+  option->type_name("B,C,S,H");
+  option->check(CLI::Validator(
+      [parse](std::string& v) {
+        transforms::ColorJitter unused;
+        return parse(v, &unused);
+      },
+      ""));
+}
+
 // Every flag of ferry-bench, once: its name, the field it sets, its range and its help.
 void declare_flags(CLI::App& app, BenchOptions& o) {
   using cli::integer_in;
@@ -35,6 +63,20 @@ void declare_flags(CLI::App& app, BenchOptions& o) {
       {Pipeline::kTrain, Pipeline::kVal, Pipeline::kTrainU8, Pipeline::kValU8, Pipeline::kDecode, Pipeline::kRead},
       "what each sample goes through (*_u8: as train/val, uint8 HWC, not normalized; read: the encoded "
       "bytes only, no decode)");
+  add_jitter(app, o.color_jitter);
+  app.add_option("--random-grayscale", o.grayscale_p, "add RandomGrayscale(P): each image gray with probability P")
+      ->type_name("P")
+      ->check(cli::number_in(0, 1))
+      ->capture_default_str();
+  cli::add_named_choice(
+      app, "--interpolation", transforms::interpolation_names(),
+      std::string(transforms::interpolation_name(o.interpolation)),
+      [&o](const std::string& name) { o.interpolation = *transforms::parse_interpolation(name); }, "resize filter");
+  app.add_option("--masks", o.masks,
+                 "segmentation: the masks in DIR, parallel to --data's images (same relative names), or 'list' when "
+                 "--data is a .csv/.tsv of image,mask lines; adds a mask field")
+      ->type_name("DIR|list")
+      ->check(cli::non_empty("a folder, or 'list' when --data is an image,mask list"));
   app.add_option("--batch-size", o.batch_size, "samples per batch")->check(integer_in(1, 65536))->capture_default_str();
   auto* workers = app.add_option_function<std::string>(
       "--workers",
@@ -115,6 +157,12 @@ std::string combination_error(const BenchOptions& o) {
       (o.device != Device::kCuda || (o.pipeline != Pipeline::kTrainU8 && o.pipeline != Pipeline::kValU8)))
     return "--gpu-normalize converts uint8 batches on the GPU: it needs --device cuda and --pipeline train_u8 or "
            "val_u8";
+  if (o.pipeline == Pipeline::kRead && (o.color_jitter.enabled() || o.grayscale_p > 0 || !o.masks.empty() ||
+                                        o.interpolation != transforms::Interpolation::kBilinear))
+    return "--pipeline read decodes nothing; --color-jitter, --random-grayscale, --interpolation and --masks need a "
+           "decoding pipeline";
+  if (!o.masks.empty() && o.data.empty())
+    return "--masks needs --data (the images, or with --masks list an image,mask list)";
   return "";
 }
 

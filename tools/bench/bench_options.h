@@ -13,6 +13,8 @@
 #include <vector>
 
 #include "loader/options.h"
+#include "transforms/color_jitter.h"
+#include "transforms/interpolation.h"
 
 namespace ferry::bench {
 
@@ -31,6 +33,11 @@ enum class Device : uint8_t { kCpu, kCuda };
 struct BenchOptions {
   std::string data;  ///< dataset spec for open_source(); empty = generated sample set
   Pipeline pipeline = Pipeline::kTrain;
+  transforms::ColorJitter color_jitter;  ///< --color-jitter B,C,S,H (torchvision's strengths); off by default
+  double grayscale_p = 0;                ///< --random-grayscale P, 0..1
+  transforms::Interpolation interpolation = transforms::Interpolation::kBilinear;  ///< --interpolation
+  /// --masks: "" none; a folder of masks parallel to --data's images; "list": --data is an image,mask list
+  std::string masks;
   int64_t batch_size = 64;    ///< 1..65536
   int workers = 0;            ///< worker processes (resolved when workers_auto)
   bool workers_auto = true;   ///< --workers auto (the default): one per usable core

@@ -12,6 +12,7 @@
 #include "loader/builtin_datasets.h"
 #include "loader/data_loader.h"
 #include "loader/datasets/open_source.h"
+#include "loader/datasets/segmentation_pairs.h"
 #include "loader/samplers/distributed_sampler.h"
 #include "tools/bench/batch_checksum.h"
 #include "tools/bench/gpu_normalize.h"
@@ -45,7 +46,7 @@ void add_timeline_point(std::vector<TimelinePoint>& timeline, double elapsed_s, 
 }
 
 // Every bad sample the loader reported, each index once, with its path.
-std::vector<BadSampleEntry> bad_sample_entries(const std::vector<std::string>& messages, const SampleSource* source) {
+std::vector<BadSampleEntry> bad_sample_entries(const std::vector<std::string>& messages, const DataFiles* files) {
   std::vector<BadSampleEntry> out;
   std::set<int64_t> seen;
   for (const std::string& m : messages) {
@@ -54,7 +55,7 @@ std::vector<BadSampleEntry> bad_sample_entries(const std::vector<std::string>& m
     BadSampleEntry e;
     e.index = parsed.index;
     e.message = std::move(parsed.what);
-    if (source != nullptr && e.index >= 0 && e.index < source->size()) e.path = source->path(e.index);
+    if (files != nullptr) e.path = files->path(e.index);
     out.push_back(std::move(e));
   }
   return out;
@@ -146,22 +147,52 @@ void ensure_sample_data(const std::string& dir, std::FILE* log) {
   fs::rename(staging, target);
 }
 
-std::shared_ptr<Dataset> make_dataset(const std::string& data, Pipeline pipeline) {
-  // The built-in constructors make datasets a spawned worker can rebuild.
-  if (pipeline == Pipeline::kRead) return open_raw_dataset(data);
-  return open_image_dataset(data, transforms::PipelineSpec::named(to_string(pipeline)));
+transforms::PipelineSpec pipeline_spec(const BenchOptions& options) {
+  transforms::PipelineSpec spec = transforms::PipelineSpec::named(to_string(options.pipeline));
+  spec.color_jitter = options.color_jitter;
+  spec.grayscale_p = options.grayscale_p;
+  spec.interpolation = options.interpolation;
+  spec.validate();
+  return spec;
 }
 
-double mean_encoded_bytes(const SampleSource& src) {
-  // Up to 32 samples spread over the source: enough for an input MB/s
+std::shared_ptr<Dataset> make_dataset(const BenchOptions& options, const std::string& data) {
+  // The built-in constructors make datasets a spawned worker can rebuild.
+  if (options.pipeline == Pipeline::kRead) return open_raw_dataset(data);
+  if (!options.masks.empty())
+    return open_segmentation_dataset(data, options.masks == "list" ? "" : options.masks, pipeline_spec(options));
+  return open_image_dataset(data, pipeline_spec(options));
+}
+
+DataFiles::DataFiles(const BenchOptions& options, const std::string& data) {
+  if (options.masks.empty()) {
+    source_ = open_source(data);
+  } else {
+    pairs_ = options.masks == "list" ? SegmentationPairs::from_list(data)
+                                     : SegmentationPairs::from_folders(data, options.masks);
+  }
+}
+
+double DataFiles::mean_encoded_bytes() const {
+  // Up to 32 samples spread over the data: enough for an input MB/s
   // estimate without reading the whole data set twice.
-  if (src.size() == 0) return 0;
-  const int64_t n = src.size();
+  const int64_t n = source_ ? source_->size() : pairs_->size();
+  if (n == 0) return 0;
   const int64_t picks = std::min<int64_t>(n, 32);
   ReadBuffer scratch;
   double total = 0;
-  for (int64_t k = 0; k < picks; ++k) total += double(src.read(k * n / picks, scratch).size());
+  for (int64_t k = 0; k < picks; ++k) {
+    const int64_t i = k * n / picks;
+    total += source_ ? double(source_->read(i, scratch).size())
+                     : double(pairs_->read_image(i, scratch).size() + pairs_->read_mask(i, scratch).size());
+  }
   return total / double(picks);
+}
+
+std::string DataFiles::path(int64_t index) const {
+  const int64_t n = source_ ? source_->size() : pairs_->size();
+  if (index < 0 || index >= n) return "";
+  return source_ ? source_->path(index) : pairs_->image_path(index);
 }
 
 RunReport run_bench(const BenchOptions& options, const std::shared_ptr<Dataset>& dataset, const std::string& data,
@@ -319,7 +350,7 @@ RunReport run_bench(const BenchOptions& options, const std::shared_ptr<Dataset>&
   r.worker_start_ns = stats.worker_start_ns;
   r.peak_rss_bytes = memory.peak_bytes();
   r.start_method_used = stats.start_method;
-  r.bad_samples = bad_sample_entries(stats.bad_sample_messages, hooks.source);
+  r.bad_samples = bad_sample_entries(stats.bad_sample_messages, hooks.files);
   if (options.checksum) r.checksum = checksum.hex();
 
   if (hooks.trace) {

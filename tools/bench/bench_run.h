@@ -13,9 +13,11 @@
 
 #include "loader/dataset.h"
 #include "loader/datasets/sample_source.h"
+#include "loader/datasets/segmentation_pairs.h"
 #include "tools/bench/bench_options.h"
 #include "tools/bench/chrome_trace.h"
 #include "tools/bench/run_report.h"
+#include "transforms/image_pipeline.h"
 
 namespace ferry::bench {
 
@@ -27,12 +29,31 @@ std::string default_sample_dir();
 /// `dir/.complete` exists; progress lines go to `log` (may be null).
 void ensure_sample_data(const std::string& dir, std::FILE* log);
 
-/// A dataset for `pipeline` over the source `data` names (open_source());
-/// it runs under every start method (open_image_dataset/open_raw_dataset).
-std::shared_ptr<Dataset> make_dataset(const std::string& data, Pipeline pipeline);
+/// The PipelineSpec of options.pipeline (not kRead) with the colour and
+/// interpolation flags applied.
+transforms::PipelineSpec pipeline_spec(const BenchOptions& options);
 
-/// Mean encoded bytes of up to 32 samples spread over `source` (0 when empty).
-double mean_encoded_bytes(const SampleSource& source);
+/// A dataset for options.pipeline over the source `data` names
+/// (open_source()), or over (image, mask) pairs when options.masks is set; it
+/// runs under every start method (open_image_dataset/open_raw_dataset/
+/// open_segmentation_dataset).
+std::shared_ptr<Dataset> make_dataset(const BenchOptions& options, const std::string& data);
+
+/// The files behind `data`, opened once more beside the dataset: their size,
+/// for the input MB/s estimate, and each sample's path, for the bad samples.
+class DataFiles {
+ public:
+  /// Opens `data` as make_dataset() does (a SampleSource, or the pairs of options.masks).
+  DataFiles(const BenchOptions& options, const std::string& data);
+  /// Mean encoded bytes (image and mask, for pairs) of up to 32 samples spread over the data (0 when empty).
+  double mean_encoded_bytes() const;
+  /// Sample `index`'s file (a pair's image; its message names a bad mask); "" out of range.
+  std::string path(int64_t index) const;
+
+ private:
+  std::shared_ptr<SampleSource> source_;
+  std::shared_ptr<const SegmentationPairs> pairs_;
+};
 
 struct RunHooks {
   std::FILE* progress = nullptr;  ///< where progress goes (style from isatty); null = none
@@ -43,7 +64,7 @@ struct RunHooks {
   /// once when the loader is waiting for one, with RunReport::interrupted set.
   const volatile std::sig_atomic_t* stop = nullptr;
   /// The opened data, for the paths of bad samples; null leaves them empty.
-  const SampleSource* source = nullptr;
+  const DataFiles* files = nullptr;
 };
 
 struct TraceCapture {

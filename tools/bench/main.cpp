@@ -7,7 +7,6 @@
 #include <string>
 #include <vector>
 
-#include "loader/datasets/open_source.h"
 #include "tools/bench/bench_options.h"
 #include "tools/bench/bench_run.h"
 #include "tools/bench/chrome_trace.h"
@@ -62,11 +61,11 @@ int run(const BenchOptions& parsed) {
     ensure_sample_data(data, text_out);
   }
   const uint64_t open_start = ferry::trace::now_ns();
-  const auto dataset = make_dataset(data, parsed.pipeline);
+  const auto dataset = make_dataset(parsed, data);
   const double open_s = double(ferry::trace::now_ns() - open_start) / 1e9;
   // Opened once more here for file sizes and the paths of bad samples.
-  const auto source = ferry::open_source(data);
-  const double input_bytes_per_image = mean_encoded_bytes(*source);
+  const DataFiles files(parsed, data);
+  const double input_bytes_per_image = files.mean_encoded_bytes();
 
   std::vector<int> worker_counts = parsed.sweep_workers;
   if (worker_counts.empty()) worker_counts.push_back(parsed.workers_auto ? usable_cores() : parsed.workers);
@@ -83,7 +82,7 @@ int run(const BenchOptions& parsed) {
     if (worker_counts.size() > 1) hooks.progress_label = "[workers " + std::to_string(workers) + "]";
     hooks.trace = !o.trace_path.empty();
     hooks.stop = &g_stop;
-    hooks.source = source.get();
+    hooks.files = &files;
     RunReport r = run_bench(o, dataset, data, hooks, &capture);
     r.data_generated = generated;
     r.open_s = open_s;

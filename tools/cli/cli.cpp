@@ -20,17 +20,37 @@ std::string integer_error(int64_t lo, int64_t hi, const std::string& got) {
   return "must be an integer in " + std::to_string(lo) + ".." + std::to_string(hi) + ", got '" + got + "'";
 }
 
-// "1,2,4" into {1, 2, 4}; false for an empty item or one out of [lo, hi].
-bool parse_integer_list(std::string_view text, int lo, int hi, std::vector<int>* out) {
+// "1,2,4" into {1, 2, 4}; false for an empty item or one `accept` refuses.
+template <class T, class Accept>
+bool parse_list(std::string_view text, Accept accept, std::vector<T>* out) {
   out->clear();
   for (size_t pos = 0; pos <= text.size();) {
     const size_t comma = std::min(text.find(',', pos), text.size());
-    int n = 0;
-    if (!parse_whole(text.substr(pos, comma - pos), &n) || n < lo || n > hi) return false;
-    out->push_back(n);
+    T x{};
+    if (!parse_whole(text.substr(pos, comma - pos), &x) || !accept(x)) return false;
+    out->push_back(x);
     pos = comma + 1;
   }
   return true;
+}
+
+bool parse_integer_list(std::string_view text, int lo, int hi, std::vector<int>* out) {
+  return parse_list(text, [lo, hi](int n) { return n >= lo && n <= hi; }, out);
+}
+
+// A finite number in (lo, hi], or in [lo, hi] when `closed_below`.
+CLI::Validator number_range(double lo, double hi, bool closed_below) {
+  return CLI::Validator(
+      [lo, hi, closed_below](std::string& v) -> std::string {
+        double x = 0;
+        if (!parse_whole(v, &x) || !std::isfinite(x) || (closed_below ? x < lo : x <= lo) || x > hi) {
+          char range[96];
+          std::snprintf(range, sizeof(range), "a number in %c%g, %g]", closed_below ? '[' : '(', lo, hi);
+          return "must be " + std::string(range) + ", got '" + v + "'";
+        }
+        return "";
+      },
+      "");
 }
 
 }  // namespace
@@ -82,18 +102,12 @@ CLI::Validator unsigned_integer() {
       "");
 }
 
-CLI::Validator number_above(double lo, double hi) {
-  return CLI::Validator(
-      [lo, hi](std::string& v) -> std::string {
-        double x = 0;
-        if (!parse_whole(v, &x) || !std::isfinite(x) || x <= lo || x > hi) {
-          char range[96];
-          std::snprintf(range, sizeof(range), "a number in (%g, %g]", lo, hi);
-          return "must be " + std::string(range) + ", got '" + v + "'";
-        }
-        return "";
-      },
-      "");
+CLI::Validator number_above(double lo, double hi) { return number_range(lo, hi, false); }
+
+CLI::Validator number_in(double lo, double hi) { return number_range(lo, hi, true); }
+
+bool parse_number_list(std::string_view text, std::vector<double>* out) {
+  return parse_list(text, [](double x) { return std::isfinite(x); }, out);
 }
 
 CLI::Validator non_empty(const std::string& what) {

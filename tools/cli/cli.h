@@ -16,6 +16,7 @@
 #include <initializer_list>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace ferry::cli {
@@ -43,6 +44,11 @@ CLI::Validator integer_in(int64_t lo, int64_t hi);
 CLI::Validator unsigned_integer();
 /// A finite number in (lo, hi].
 CLI::Validator number_above(double lo, double hi);
+/// A finite number in [lo, hi].
+CLI::Validator number_in(double lo, double hi);
+/// A comma-separated list of finite numbers, e.g. 0.4,0.4,0.4,0.1, into `out`; false for an empty item or a
+/// non-number.
+bool parse_number_list(std::string_view text, std::vector<double>* out);
 /// A value that is not empty; `what` names it in the message ("a file name").
 CLI::Validator non_empty(const std::string& what);
 /// A comma-separated list of integers in [lo, hi], e.g. 1,2,4; parsed into `out`.
