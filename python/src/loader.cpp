@@ -35,10 +35,14 @@ namespace {
 /// and label() is opened on first use.
 struct PyDataset {
   std::shared_ptr<Dataset> dataset;
-  std::string spec;
+  std::string spec;  // empty for a segmentation dataset, which has no SampleSource
   std::shared_ptr<std::shared_ptr<SampleSource>> source = std::make_shared<std::shared_ptr<SampleSource>>();
 
   const SampleSource& src() const {
+    if (spec.empty())
+      throw InvalidOption(
+          "ferry: a segmentation dataset has (image, mask) pairs, not labelled samples: no "
+          "path(), label(), classes or num_classes");
     if (!*source) {
       py::gil_scoped_release nogil;
       *source = open_source(spec);
@@ -47,14 +51,57 @@ struct PyDataset {
   }
 };
 
-PyDataset make_dataset(const std::string& spec, const std::string& pipeline, int size) {
+// One ColorJitter parameter: a strength x (torchvision's [1-x, 1+x], or
+// [-x, x] for hue) or a (min, max) pair.
+transforms::JitterRange jitter_range(const py::handle& v, bool hue) {
+  if (py::isinstance<py::sequence>(v)) {
+    const auto pair = v.cast<std::vector<double>>();
+    if (pair.size() != 2) throw InvalidOption("ferry: a color_jitter entry is a number or a (min, max) pair");
+    return {pair[0], pair[1]};
+  }
+  const double x = v.cast<double>();
+  const auto j =
+      hue ? transforms::ColorJitter::from_strengths(0, 0, 0, x) : transforms::ColorJitter::from_strengths(x, 0, 0, 0);
+  return hue ? j.hue : j.brightness;
+}
+
+// A named pipeline with the augmentation keyword arguments on top.
+transforms::PipelineSpec pipeline_spec(const std::string& pipeline, int size, const py::object& color_jitter,
+                                       double random_grayscale, const std::string& interpolation) {
+  transforms::PipelineSpec p = transforms::PipelineSpec::named(pipeline, size);
+  if (!color_jitter.is_none()) {
+    const auto items = color_jitter.cast<py::sequence>();
+    if (items.size() != 4)
+      throw InvalidOption(
+          "ferry: color_jitter is (brightness, contrast, saturation, hue), as torchvision's ColorJitter");
+    p.color_jitter = {jitter_range(items[0], false), jitter_range(items[1], false), jitter_range(items[2], false),
+                      jitter_range(items[3], true)};
+  }
+  p.grayscale_p = random_grayscale;
+  const auto filter = transforms::parse_interpolation(interpolation);
+  if (!filter)
+    throw InvalidOption("ferry: interpolation must be 'bilinear', 'bicubic' or 'nearest', got '" + interpolation + "'");
+  p.interpolation = *filter;
+  p.validate();
+  return p;
+}
+
+PyDataset make_dataset(const std::string& spec, const std::string& pipeline, int size, const py::object& color_jitter,
+                       double random_grayscale, const std::string& interpolation) {
   PyDataset d;
   d.spec = spec;
-  py::gil_scoped_release nogil;  // indexing a large tree takes a while
-  if (pipeline == "raw")
+  if (pipeline == "raw") {
+    if (!color_jitter.is_none() || random_grayscale != 0 || interpolation != "bilinear")
+      throw InvalidOption(
+          "ferry: pipeline='raw' decodes nothing; color_jitter, random_grayscale and interpolation "
+          "need a decoding pipeline");
+    py::gil_scoped_release nogil;  // indexing a large tree takes a while
     d.dataset = open_raw_dataset(spec);
-  else
-    d.dataset = open_image_dataset(spec, transforms::PipelineSpec::named(pipeline, size));
+    return d;
+  }
+  const auto p = pipeline_spec(pipeline, size, color_jitter, random_grayscale, interpolation);
+  py::gil_scoped_release nogil;
+  d.dataset = open_image_dataset(spec, p);
   return d;
 }
 
@@ -390,23 +437,56 @@ void bind_loader(py::module_& m) {
 
   m.def(
       "ImageFolder",
-      [](const std::string& root, const std::string& pipeline, int size) {
+      [](const std::string& root, const std::string& pipeline, int size, const py::object& color_jitter,
+         double random_grayscale, const std::string& interpolation) {
         struct stat st {};
         if (::stat(root.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
           throw DataError("ferry: ImageFolder root " + root + " is not a folder");
-        return make_dataset(root, pipeline, size);
+        return make_dataset(root, pipeline, size, color_jitter, random_grayscale, interpolation);
       },
-      py::arg("root"), py::arg("pipeline") = "train", py::arg("size") = 224,
-      "root/<class>/<file> as torchvision's ImageFolder, decoded by `pipeline`:\n"
-      "'train', 'val', 'train_u8', 'val_u8', 'decode' (see transforms/image_pipeline.h),\n"
-      "or 'raw' for the encoded bytes (a ragged 'bytes' field). Fields: image (or bytes), label.");
+      py::arg("root"), py::arg("pipeline") = "train", py::arg("size") = 224, py::kw_only(),
+      py::arg("color_jitter") = py::none(), py::arg("random_grayscale") = 0.0, py::arg("interpolation") = "bilinear",
+      "root/<class>/<file> as torchvision's ImageFolder (JPEG, PNG and WebP, told apart by content),\n"
+      "decoded by `pipeline`: 'train', 'val', 'train_u8', 'val_u8', 'decode' (see\n"
+      "transforms/image_pipeline.h), or 'raw' for the encoded bytes (a ragged 'bytes' field).\n"
+      "color_jitter=(brightness, contrast, saturation, hue) adds torchvision's ColorJitter (each a\n"
+      "strength or a (min, max) pair), random_grayscale=p RandomGrayscale(p); interpolation is\n"
+      "'bilinear', 'bicubic' or 'nearest'. Fields: image (or bytes), label.");
 
   m.def(
       "open_dataset",
-      [](const std::string& spec, const std::string& pipeline, int size) { return make_dataset(spec, pipeline, size); },
-      py::arg("spec"), py::arg("pipeline") = "train", py::arg("size") = 224,
+      [](const std::string& spec, const std::string& pipeline, int size, const py::object& color_jitter,
+         double random_grayscale, const std::string& interpolation) {
+        return make_dataset(spec, pipeline, size, color_jitter, random_grayscale, interpolation);
+      },
+      py::arg("spec"), py::arg("pipeline") = "train", py::arg("size") = 224, py::kw_only(),
+      py::arg("color_jitter") = py::none(), py::arg("random_grayscale") = 0.0, py::arg("interpolation") = "bilinear",
       "A dataset from one string: a folder (ImageFolder), a .csv/.tsv file list (path,label),\n"
       "a .tar shard or brace pattern (train-{000..099}.tar), or a .ferry packed file.");
+
+  m.def(
+      "SegmentationDataset",
+      [](const std::string& images, const py::object& masks, const std::string& pipeline, int size,
+         const std::string& mask_dtype, const py::object& color_jitter, double random_grayscale,
+         const std::string& interpolation) {
+        if (mask_dtype != "int64" && mask_dtype != "uint8")
+          throw InvalidOption("ferry: mask_dtype must be 'int64' or 'uint8', got '" + mask_dtype + "'");
+        const auto p = pipeline_spec(pipeline, size, color_jitter, random_grayscale, interpolation);
+        const std::string mask_dir = masks.is_none() ? std::string() : masks.cast<std::string>();
+        PyDataset d;  // no spec: pairs have no SampleSource
+        py::gil_scoped_release nogil;
+        d.dataset =
+            open_segmentation_dataset(images, mask_dir, p, mask_dtype == "uint8" ? DType::kUInt8 : DType::kInt64);
+        return d;
+      },
+      py::arg("images"), py::arg("masks") = py::none(), py::arg("pipeline") = "train", py::arg("size") = 224,
+      py::kw_only(), py::arg("mask_dtype") = "int64", py::arg("color_jitter") = py::none(),
+      py::arg("random_grayscale") = 0.0, py::arg("interpolation") = "bilinear",
+      "(image, mask) pairs: `images` and `masks` folders paired by relative path and name (any\n"
+      "extension), or, with masks=None, a .csv/.tsv list of image,mask lines. The image goes through\n"
+      "`pipeline` (with color_jitter, random_grayscale, interpolation as for ImageFolder); the mask\n"
+      "follows its crop and flip by nearest neighbour, as class ids (mask_dtype 'int64' or 'uint8').\n"
+      "Fields: image, mask.");
 
   py::class_<EpochIterator>(m, "_EpochIterator")
       .def("__iter__", [](py::object self) { return self; })
