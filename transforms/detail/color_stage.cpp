@@ -11,41 +11,25 @@ inline float gray_of(const float* p) { return 0.2989f * p[0] + 0.587f * p[1] + 0
 
 inline float clamp255(float v) { return std::min(std::max(v, 0.0f), 255.0f); }
 
-// torchvision's _rgb2hsv, hue shift, _hsv2rgb, for one pixel of 0..255 values.
-void shift_hue(float* p, float shift) {
+// torchvision's _rgb2hsv, hue shift and _hsv2rgb for one pixel of 0..255
+// values, without branches: the (maxc - x) / cr differences share one
+// reciprocal, fmod becomes a wrap, and the six-sector table of _hsv2rgb is the
+// equivalent closed form x = v - (v * s) * clamp(min(k, 4 - k), 0, 1) with
+// k = (n + 6h) mod 6, n = 5, 3, 1 for R, G, B (its clamps of p, q and t never
+// bind, as p, q, t lie between min and max of the pixel).
+inline void shift_hue(float* p, float shift) {
   const float r = p[0], g = p[1], b = p[2];
   const float maxc = std::max(r, std::max(g, b)), minc = std::min(r, std::min(g, b));
-  if (maxc == minc) return;  // gray: no hue
   const float cr = maxc - minc;
-  const float s = cr / maxc;
-  const float rc = (maxc - r) / cr, gc = (maxc - g) / cr, bc = (maxc - b) / cr;
-  float h = maxc == r ? bc - gc : maxc == g ? 2.0f + rc - bc : 4.0f + gc - rc;
-  h = std::fmod(h / 6.0f + 1.0f, 1.0f) + shift;
+  const float inv = cr > 0 ? 1.0f / cr : 0.0f;  // gray pixels: cr = 0, and they stay as they are
+  float h = maxc == r ? (g - b) * inv : maxc == g ? 2.0f + (b - r) * inv : 4.0f + (r - g) * inv;
+  h = h * (1.0f / 6.0f) + shift;
   h -= std::floor(h);  // Python's % 1.0
   const float h6 = h * 6.0f;
-  const float sector = std::floor(h6), f = h6 - sector;
-  const float v = maxc;
-  const float pv = clamp255(v * (1.0f - s)), q = clamp255(v * (1.0f - s * f)),
-              t = clamp255(v * (1.0f - s * (1.0f - f)));
-  switch (static_cast<int>(sector) % 6) {
-    case 0:
-      p[0] = v, p[1] = t, p[2] = pv;
-      break;
-    case 1:
-      p[0] = q, p[1] = v, p[2] = pv;
-      break;
-    case 2:
-      p[0] = pv, p[1] = v, p[2] = t;
-      break;
-    case 3:
-      p[0] = pv, p[1] = q, p[2] = v;
-      break;
-    case 4:
-      p[0] = t, p[1] = pv, p[2] = v;
-      break;
-    default:
-      p[0] = v, p[1] = pv, p[2] = q;
-      break;
+  for (int c = 0; c < 3; ++c) {
+    float k = static_cast<float>(5 - 2 * c) + h6;
+    k -= k >= 6.0f ? 6.0f : 0.0f;  // k < 11
+    p[c] = maxc - cr * std::min(std::max(std::min(k, 4.0f - k), 0.0f), 1.0f);
   }
 }
 
