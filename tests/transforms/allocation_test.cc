@@ -1,6 +1,8 @@
-// Steady state of ImagePipeline::run allocates nothing on the C++ heap: the
-// decoded region, filter tables and row buffers live in per-thread scratch that
-// only grows. (libjpeg's own per-image pools use malloc and are not counted.)
+// Steady state of ImagePipeline::run (and MaskPipeline::run) allocates nothing
+// on the C++ heap, for JPEG, PNG and WebP, with colour augmentation: the
+// decoded image, filter tables, row buffers and the contrast's held rows live
+// in per-thread scratch that only grows. (libjpeg's per-image pools, libspng's
+// context and libwebp's decoder use malloc and are not counted.)
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -8,7 +10,10 @@
 #include <new>
 
 #include "tools/gen_sample/sample_data.h"
+#include "tools/gen_sample/sample_png.h"
+#include "tools/gen_sample/sample_webp.h"
 #include "transforms/image_pipeline.h"
+#include "transforms/mask_pipeline.h"
 
 namespace {
 std::atomic<long> g_news{0};
@@ -49,6 +54,33 @@ TEST(ImagePipelineAllocation, SteadyStateRunAllocatesNothingOnTheCppHeap) {
     for (uint64_t e = 0; e < 5; ++e) pass(e);  // same samples, same crops: nothing new is needed
     EXPECT_EQ(g_news.load() - before, 0) << name;
   }
+}
+
+TEST(ImagePipelineAllocation, PngWebpColourAndMasksAllocateNothingOnTheCppHeapOnceWarm) {
+  std::vector<std::vector<uint8_t>> images = {
+      sample::make_png({.width = 300, .height = 240, .seed = 1}),
+      sample::make_png({.width = 260, .height = 300, .color = sample::PngColor::kPalette, .interlaced = true}),
+      sample::make_webp({.width = 280, .height = 220, .seed = 2}),
+      sample::make_webp({.width = 200, .height = 180, .kind = sample::WebpKind::kLossless, .alpha = true})};
+  PipelineSpec spec = PipelineSpec::named("train");
+  spec.color_jitter = ColorJitter::from_strengths(0.4, 0.4, 0.4, 0.1);  // contrast: the two-pass path
+  spec.grayscale_p = 0.2;
+  const ImagePipeline p(spec);
+  const MaskPipeline m(spec, DType::kInt64);
+  const auto mask = sample::make_mask_png({.width = 300, .height = 240});
+  std::vector<uint8_t> out(p.output_bytes()), mask_out(m.output_bytes());
+  auto pass = [&](uint64_t epoch) {
+    for (size_t i = 0; i < images.size(); ++i) {
+      Rng rng = Rng::for_sample(0, epoch, i);
+      DecodeReport r;
+      p.run(images[i].data(), images[i].size(), rng, out.data(), &r);
+      if (i == 0) m.run(mask.data(), mask.size(), r, mask_out.data());
+    }
+  };
+  for (uint64_t e = 0; e < 20; ++e) pass(e);
+  const long before = g_news.load();
+  for (uint64_t e = 0; e < 5; ++e) pass(e);
+  EXPECT_EQ(g_news.load() - before, 0);
 }
 
 }  // namespace
