@@ -6,7 +6,12 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <string>
+#include <vector>
+
+#include "tools/gen_sample/sample_folders.h"
+#include "transforms/image_format.h"
 
 namespace ferry::sample {
 namespace {
@@ -107,6 +112,52 @@ TEST(SampleData, SameSeedGivesSameBytesAndContentIsNotFlat) {
   EXPECT_NE(make_jpeg(o), make_jpeg(other));
   // Real structure: a 200x150 q90 photo-like image is far bigger than flat colour (~1 KB).
   EXPECT_GT(make_jpeg(o).size(), 8000u);
+}
+
+// Reads every regular file under `dir` (recursively) and counts them by content.
+std::map<std::string, int> formats_under(const fs::path& dir, int* misnamed) {
+  std::map<std::string, int> n;
+  *misnamed = 0;
+  for (const auto& e : fs::recursive_directory_iterator(dir)) {
+    if (!e.is_regular_file() || e.path().filename().string()[0] == '.' || e.path().extension() == ".csv") continue;
+    std::ifstream f(e.path(), std::ios::binary);
+    const std::vector<uint8_t> b{std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
+    const std::string format(transforms::format_name(transforms::detect_format(b.data(), b.size())));
+    ++n[format];
+    const std::string ext = e.path().extension().string();
+    const bool named_right = (format == "JPEG" && ext == ".jpg") || (format == "PNG" && ext == ".png") ||
+                             (format == "WebP" && ext == ".webp");
+    *misnamed += !named_right;
+  }
+  return n;
+}
+
+TEST(SampleData, MixedFolderHoldsEveryFormatAndFilesNamedForAnother) {
+  TempDir dir;
+  write_mixed_image_folder((dir.path() / "m").string(), 24, 3, 1);
+  int misnamed = 0;
+  const auto n = formats_under(dir.path() / "m", &misnamed);
+  EXPECT_EQ(n.at("JPEG"), 8);
+  EXPECT_EQ(n.at("PNG"), 8);
+  EXPECT_EQ(n.at("WebP"), 8);
+  EXPECT_EQ(n.count("unknown"), 0u);
+  EXPECT_EQ(misnamed, 8);  // a PNG as .jpg and a WebP as .png in every six
+  EXPECT_TRUE(fs::exists(dir.path() / "m/.complete"));
+}
+
+TEST(SampleData, SegmentationSetPairsEveryImageWithAPaletteMask) {
+  TempDir dir;
+  write_segmentation_folders((dir.path() / "s").string(), 6, 21, 2);
+  int misnamed = 0;
+  EXPECT_EQ(formats_under(dir.path() / "s/masks", &misnamed).at("PNG"), 6);
+  const auto images = formats_under(dir.path() / "s/images", &misnamed);
+  EXPECT_EQ(images.at("JPEG") + images.at("PNG") + images.at("WebP"), 8);  // 6 pairs + 2 without a mask
+  EXPECT_EQ(misnamed, 0);
+  std::ifstream list(dir.path() / "s/pairs.csv");
+  int lines = 0;
+  for (std::string l; std::getline(list, l);) lines += !l.empty();
+  EXPECT_EQ(lines, 7);  // header + 6 pairs
+  EXPECT_THROW(write_segmentation_folders((dir.path() / "t").string(), 1, 300, 0), std::invalid_argument);
 }
 
 TEST(SampleData, OutOfRangeOptionsAreRejected) {
