@@ -30,6 +30,16 @@ dlpack::DLDataType dl_dtype(DType t) {
       return {dlpack::kDLBfloat, 16, 1};
     case DType::kFloat32:
       return {dlpack::kDLFloat, 32, 1};
+    case DType::kFloat64:
+      return {dlpack::kDLFloat, 64, 1};
+    case DType::kBool:
+      return {dlpack::kDLBool, 8, 1};
+    case DType::kInt8:
+      return {dlpack::kDLInt, 8, 1};
+    case DType::kInt16:
+      return {dlpack::kDLInt, 16, 1};
+    case DType::kUInt16:
+      return {dlpack::kDLUInt, 16, 1};
   }
   throw std::logic_error("ferry: unknown dtype");
 }
