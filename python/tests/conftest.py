@@ -88,3 +88,41 @@ def assert_gone(pids):
     for pid in pids:
         assert not os.path.exists(f"/proc/{pid}"), f"worker {pid} is still there"
 
+
+
+def _children():
+    me = str(os.getpid())
+    out = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open(f"/proc/{name}/stat", "rb") as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            if stat[stat.rindex(b")") + 2:].split()[1].decode() == me:
+                out.append(int(name))
+    return sorted(out)
+
+
+def census():
+    """What this process holds that a loader must give back."""
+    with open("/proc/self/maps") as f:
+        memfd = sum("/memfd:ferry" in line for line in f)
+    return {"fds": len(os.listdir("/proc/self/fd")), "children": _children(),
+            "shm": sorted(n for n in os.listdir("/dev/shm") if "ferry" in n), "memfd_mappings": memfd}
+
+
+def assert_clean(before, seconds=5.0):
+    """Waits (with a deadline) until the census is back to `before`."""
+    import gc
+    import time
+    deadline = time.monotonic() + seconds
+    while True:
+        gc.collect()
+        now = census()
+        if now == before:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"left behind: before {before}, after {now}")
+        time.sleep(0.05)
