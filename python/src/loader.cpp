@@ -252,6 +252,8 @@ class PyLoader {
     d["worker_starts"] = s.worker_starts;
     d["one_off_segments"] = s.one_off_segments;
     d["pageable_batches"] = s.pageable_batches;
+    d["worker_respawns"] = s.worker_respawns;
+    d["start_method"] = s.start_method;
     py::dict stages;
     for (size_t i = 0; i < trace::kStageCount; ++i)
       stages[py::str(std::string(trace::stage_name(trace::Stage(i))))] = double(s.stage_ns.ns[i]) * 1e-9;

@@ -9,6 +9,7 @@
 
 #include "base/error.h"
 #include "python/src/host_array.h"
+#include "python/src/py_worker.h"
 #include "python/src/tensor.h"
 #include "trace/trace.h"
 
@@ -147,6 +148,9 @@ InferredLeaf infer_leaf(py::handle value, const py::object& dumps, const std::st
       } catch (const std::runtime_error& e) {
         throw InvalidOption("ferry: field '" + name + "' of the first sample is a " + type_name(value) + ": " +
                             e.what());
+      } catch (py::error_already_set& e) {
+        throw InvalidOption("ferry: field '" + name + "' of the first sample is a " + type_name(value) +
+                            " that gives no array: " + python_error_line(e));
       }
     }();
     if (!a) throw InvalidOption("ferry: field '" + name + "' (" + type_name(value) + ") gives no array");
@@ -476,6 +480,8 @@ void SampleLayout::write_leaf(const Leaf& leaf, size_t field, py::handle value, 
       return HostArray::view(value);
     } catch (const std::runtime_error& e) {
       throw fail("is a " + type_name(value) + ": " + e.what());
+    } catch (py::error_already_set& e) {
+      throw fail("is a " + type_name(value) + " that gives no array: " + python_error_line(e));
     }
   }();
   if (!a) throw is_not("an array of " + d.describe());

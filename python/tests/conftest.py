@@ -126,3 +126,38 @@ def assert_clean(before, seconds=5.0):
         if time.monotonic() > deadline:
             raise AssertionError(f"left behind: before {before}, after {now}")
         time.sleep(0.05)
+
+
+# Datasets over a CSV file list, for tests that run on ferry's own datasets
+# and on Python ones alike: "cpp" is ferry.open_dataset, "python" a Python
+# dataset that reads the same files and decodes them with the same pipeline.
+DATASET_KINDS = ["cpp", "python"]
+
+
+def list_loader(kind, lst, **options):
+    import ferry
+    if kind == "cpp":
+        return ferry.DataLoader(ferry.open_dataset(str(lst), pipeline="val", size=16), **options)
+    import pydatasets
+    # A declared schema: inferring one would read sample 0, which may block.
+    return ferry.DataLoader(pydatasets.Files(lst), schema=pydatasets.FILES_SCHEMA, transforms={"image": ("val", 16)},
+                            **options)
+
+
+def list_loader_source(kind, lst, options):
+    """The same as Python source, for scripts run in a child interpreter."""
+    if kind == "cpp":
+        return f"ferry.DataLoader(ferry.open_dataset({str(lst)!r}, pipeline='val', size=16), {options})"
+    return (f"ferry.DataLoader(pydatasets.Files({str(lst)!r}), schema=pydatasets.FILES_SCHEMA, "
+            f"transforms={{'image': ('val', 16)}}, {options})")
+
+
+def folder_loader(kind, root, pipeline="train", size=24, **options):
+    """A loader over an ImageFolder: ferry.ImageFolder, or a Python dataset
+    handing its files' bytes to the same native pipeline (same bytes)."""
+    import ferry
+    ds = ferry.ImageFolder(str(root), pipeline=pipeline, size=size)
+    if kind == "cpp":
+        return ferry.DataLoader(ds, **options)
+    import pydatasets
+    return ferry.DataLoader(pydatasets.Folder(ds), transforms={"image": (pipeline, size)}, **options)

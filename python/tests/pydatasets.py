@@ -85,6 +85,9 @@ class Files:
             return {"image": f.read(), "label": label}
 
 
+FILES_SCHEMA = {"image": ferry.Field("bytes"), "label": ferry.Field("int64")}
+
+
 class Folder(Files):
     """The files of a ferry.ImageFolder, in its order."""
 
@@ -135,3 +138,11 @@ class WorkerState:
 def record_init(worker_id):
     """A worker_init_fn: marks the worker's copy of its dataset."""
     ferry.get_worker_info().dataset.init = worker_id
+
+
+class Custom(Exception):
+    """An exception type of the dataset's own module."""
+
+
+def bad_init(worker_id):
+    raise RuntimeError("no init today")

@@ -311,3 +311,43 @@ def test_out_of_order_delivery_and_distributed_ranks_keep_each_sample_once():
                                   in_order=False, rank=rank, world_size=3, drop_last=True)
         ids += [int(i) for b in loader for i in np.from_dlpack(b["label"])]
     assert len(ids) == len(set(ids)) == 3 * 8 and set(ids) <= set(range(31))  # 10 per rank, 2 full batches
+
+
+class DLPackOnly:
+    """An array that offers nothing but DLPack (as torch tensors do)."""
+
+    def __init__(self, a):
+        self.a = a
+
+    def __dlpack__(self, stream=None):
+        return self.a.__dlpack__()
+
+    def __dlpack_device__(self):
+        return self.a.__dlpack_device__()
+
+
+class InterfaceOnly:
+    """An array that offers nothing but the numpy array interface (as PIL images do)."""
+
+    def __init__(self, a):
+        self.a = a
+        self.__array_interface__ = a.__array_interface__
+
+
+class Strided:
+    def __len__(self):
+        return 6
+
+    def __getitem__(self, i):
+        a = (np.arange(24, dtype=np.int32).reshape(4, 6) * (i + 1)).T[::-2]  # non-contiguous, negative strides
+        return (a, DLPackOnly(a), InterfaceOnly(np.ascontiguousarray(a)))
+
+
+def test_arrays_are_taken_from_buffers_dlpack_and_the_array_interface_whatever_their_strides():
+    for workers in (0, 1):
+        for batch in ferry.DataLoader(Strided(), batch_size=3, num_workers=workers):
+            views = [np.from_dlpack(t) for t in batch]
+            assert views[0].shape == (3, 3, 4) and views[0].dtype == np.int32
+            assert (views[0] == views[1]).all() and (views[0] == views[2]).all()
+    first = next(iter(ferry.DataLoader(Strided(), batch_size=6)))
+    assert all((np.from_dlpack(first[0])[i] == Strided()[i][0]).all() for i in range(6))
