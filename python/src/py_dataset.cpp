@@ -1,6 +1,11 @@
 #include "python/src/py_dataset.h"
 
 #include <pybind11/stl.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
 
 #include <string>
 #include <vector>
@@ -126,8 +131,9 @@ std::string PyMapDataset::payload() const {
   for (const auto& [name, spec] : c_.layout->transforms()) transforms[py::str(name)] = serialize_pipeline(spec);
   // Two pickles: the worker prepares its main module (where the dataset's
   // class may live) before it unpickles the second.
-  const py::bytes inner = pickle.attr("dumps")(
-      py::make_tuple(c_.dataset, c_.layout->fields(), transforms, c_.worker_init_fn, c_.num_workers, c_.seed), -1);
+  const py::bytes inner = pickle.attr("dumps")(py::make_tuple(c_.dataset, c_.layout->fields(), c_.layout->source(),
+                                                              transforms, c_.worker_init_fn, c_.num_workers, c_.seed),
+                                               -1);
   return pickle.attr("dumps")(py::make_tuple(spawn_preparation(), inner), -1).cast<std::string>();
 }
 
@@ -198,6 +204,98 @@ py::object read_sample(const py::object& dataset, int64_t index, uint64_t seed) 
   return dataset[py::int_(index)];
 }
 
+// In a child of infer_in_child: dataset[0]'s layout, or what went wrong, pickled.
+std::string inferred_layout(const py::object& dataset, uint64_t seed) {
+  py::module_ pickle = py::module_::import("pickle");
+  py::tuple result;
+  try {
+    auto layout = SampleLayout::infer(read_sample(dataset, 0, seed), 0);
+    py::list origins;
+    for (LeafOrigin o : layout->origins()) origins.append(int(o));
+    result = py::make_tuple("layout", layout->fields(), origins);
+  } catch (py::error_already_set& e) {
+    py::object exception = py::none();
+    try {
+      exception = pickle.attr("dumps")(e.value());
+    } catch (py::error_already_set&) {
+      // Not picklable: the text says it all.
+    }
+    result = py::make_tuple("python", python_error_report(e), exception);
+  } catch (const std::exception& e) {
+    result = py::make_tuple("ferry", std::string(e.what()), py::none());
+  }
+  return pickle.attr("dumps")(result).cast<std::string>();
+}
+
+// Reads dataset[0] in a forked child and brings its layout back, so that this
+// process runs none of the dataset's code before the workers start: no thread
+// pool started (torch's would turn every later start into a spawn), no file
+// opened lazily and then shared with forked workers; as torch's DataLoader.
+std::shared_ptr<SampleLayout> infer_in_child(const py::object& dataset, uint64_t seed) {
+  py::module_ os = py::module_::import("os");
+  const auto fds = os.attr("pipe")().cast<std::pair<int, int>>();
+  const int pid = os.attr("fork")().cast<int>();
+  if (pid == 0) {
+    int status = 1;
+    try {
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      ::close(fds.first);
+      const std::string data = inferred_layout(dataset, seed);
+      size_t at = 0;
+      while (at < data.size()) {
+        const ssize_t n = ::write(fds.second, data.data() + at, data.size() - at);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        at += size_t(n);
+      }
+      flush_std_streams();
+      status = at == data.size() ? 0 : 1;
+    } catch (...) {
+    }
+    _exit(status);  // never back into the parent's Python frames
+  }
+  ::close(fds.second);
+  std::string data;
+  try {
+    for (;;) {
+      const py::bytes chunk = os.attr("read")(fds.first, 1 << 16);
+      if (py::len(chunk) == 0) break;
+      data += chunk.cast<std::string>();
+    }
+  } catch (...) {  // Ctrl-C while the child reads a slow sample
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+    ::close(fds.first);
+    throw;
+  }
+  ::close(fds.first);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (data.empty())
+    throw InvalidOption(
+        "ferry: reading dataset[0] to infer the schema killed the process that read it (" +
+        (WIFSIGNALED(status) ? signal_name(WTERMSIG(status)) : "exit status " + std::to_string(WEXITSTATUS(status))) +
+        "); run dataset[0] by hand to see why, or pass schema=");
+  py::module_ pickle = py::module_::import("pickle");
+  const auto result = pickle.attr("loads")(py::bytes(data)).cast<py::tuple>();
+  const auto kind = result[0].cast<std::string>();
+  if (kind == "ferry") throw InvalidOption(result[1].cast<std::string>());
+  if (kind == "python") {
+    const std::string report = "dataset[0], read to infer the schema, raised " + result[1].cast<std::string>();
+    if (result[2].is_none()) throw std::runtime_error("ferry: " + report);
+    py::object exception = pickle.attr("loads")(result[2]);
+    if (py::hasattr(exception, "add_note")) exception.attr("add_note")(report);
+    PyErr_SetObject(reinterpret_cast<PyObject*>(Py_TYPE(exception.ptr())), exception.ptr());
+    throw py::error_already_set();
+  }
+  auto layout = SampleLayout::declared(result[1], "from sample 0");
+  std::vector<LeafOrigin> origins;
+  for (auto o : result[2]) origins.push_back(LeafOrigin(o.cast<int>()));
+  layout->set_origins(origins);
+  return layout;
+}
+
 void check_map_style(const py::object& dataset) {
   const bool has_len = py::hasattr(dataset, "__len__");
   if (py::hasattr(dataset, "__getitem__") && has_len) return;
@@ -240,17 +338,17 @@ std::shared_ptr<Dataset> rebuild_in_worker(const std::string& args) {
     const auto outer = pickle.attr("loads")(py::bytes(args)).cast<py::tuple>();
     py::module_::import("multiprocessing.spawn").attr("prepare")(outer[0]);
     const auto inner = pickle.attr("loads")(outer[1]).cast<py::tuple>();
-    auto layout = SampleLayout::declared(inner[1]);
+    auto layout = SampleLayout::declared(inner[1], inner[2].cast<std::string>());
     Transforms transforms;
-    for (auto [name, text] : inner[2].cast<py::dict>())
+    for (auto [name, text] : inner[3].cast<py::dict>())
       transforms[name.cast<std::string>()] = parse_pipeline(text.cast<std::string>());
     layout->apply(transforms);
     DatasetConfig c;
     c.dataset = inner[0];
     c.layout = released_with_gil(std::move(layout));
-    c.worker_init_fn = inner[3];
-    c.num_workers = inner[4].cast<int>();
-    c.seed = inner[5].cast<uint64_t>();
+    c.worker_init_fn = inner[4];
+    c.num_workers = inner[5].cast<int>();
+    c.seed = inner[6].cast<uint64_t>();
     return make_py_dataset(std::move(c));
   } catch (py::error_already_set& e) {
     throw InvalidOption("unpickling the Python dataset failed: " + python_error_report(e) +
@@ -289,7 +387,9 @@ LoaderInput python_dataset_input(py::object dataset, const PythonDatasetArgs& ar
   } else {
     if (py::len(dataset) == 0)
       throw InvalidOption("ferry: the dataset has no samples to infer the schema from; pass schema=");
-    layout = SampleLayout::infer(read_sample(dataset, 0, options.seed), 0);
+    // In a child while this process may still fork its workers.
+    layout = detail::count_threads() <= 1 ? infer_in_child(dataset, options.seed)
+                                          : SampleLayout::infer(read_sample(dataset, 0, options.seed), 0);
   }
   layout->apply(transforms);
   DatasetConfig c;

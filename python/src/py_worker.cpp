@@ -91,7 +91,12 @@ void enter_worker(int worker_id, int num_workers, uint64_t worker_seed, py::hand
   // Importing torch only to seed it would cost every worker seconds; a
   // dataset that uses torch has imported it by now (unpickling imports it).
   py::object torch = loaded_module("torch");
-  if (!torch.is_none()) torch.attr("manual_seed")(worker_seed);
+  if (!torch.is_none()) {
+    torch.attr("manual_seed")(worker_seed);
+    // As in torch's workers: one intra-op thread each, or the workers'
+    // thread pools fight over the cores.
+    torch.attr("set_num_threads")(1);
+  }
 }
 
 workers::ForkHooks python_fork_hooks() {

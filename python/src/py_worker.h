@@ -38,7 +38,8 @@ class SampleScope {
 
 /// Worker `worker_id` of `num_workers` starts: sets get_worker_info() (and
 /// torch's, when torch is loaded) and seeds random, numpy's global generator
-/// and torch's (when torch is loaded) from `worker_seed`, as PyTorch does.
+/// and torch's (when torch is loaded) from `worker_seed`, and gives torch
+/// one intra-op thread, as PyTorch's workers do.
 void enter_worker(int worker_id, int num_workers, uint64_t worker_seed, pybind11::handle dataset);
 
 /// Callbacks that prepare this interpreter around a fork as os.fork() does:

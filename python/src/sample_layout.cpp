@@ -239,9 +239,9 @@ std::shared_ptr<SampleLayout> SampleLayout::infer(py::handle sample, int64_t ind
   return l;
 }
 
-std::shared_ptr<SampleLayout> SampleLayout::declared(py::handle fields) {
+std::shared_ptr<SampleLayout> SampleLayout::declared(py::handle fields, const std::string& source) {
   std::shared_ptr<SampleLayout> l(new SampleLayout());
-  l->source_ = "as declared in schema=";
+  l->source_ = source;
   l->pickle_dumps_ = py::module_::import("pickle").attr("dumps");
   l->pickle_loads_ = py::module_::import("pickle").attr("loads");
   Builder(*l, [](py::handle v, const std::string& name) {
@@ -363,6 +363,17 @@ py::object SampleLayout::build(size_t n, const LeafFn& leaf) const {
 
 py::object SampleLayout::fields() const {
   return build(0, [](const Leaf& leaf, size_t) { return py::cast(leaf.decl); });
+}
+
+std::vector<LeafOrigin> SampleLayout::origins() const {
+  std::vector<LeafOrigin> out;
+  for (const Leaf& leaf : leaves_) out.push_back(leaf.origin);
+  return out;
+}
+
+void SampleLayout::set_origins(const std::vector<LeafOrigin>& origins) {
+  if (origins.size() != leaves_.size()) throw std::logic_error("ferry: origins do not match the layout's leaves");
+  for (size_t i = 0; i < leaves_.size(); ++i) leaves_[i].origin = origins[i];
 }
 
 void SampleLayout::write(py::handle sample, SampleContext& ctx, SampleWriter& out) const {

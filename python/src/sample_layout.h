@@ -65,8 +65,10 @@ class SampleLayout {
  public:
   /// The layout of `sample` (dataset[index]), e.g. the first sample.
   static std::shared_ptr<SampleLayout> infer(pybind11::handle sample, int64_t index);
-  /// The layout of a structure shaped like a sample whose leaves are ferry.Field.
-  static std::shared_ptr<SampleLayout> declared(pybind11::handle fields);
+  /// The layout of a structure shaped like a sample whose leaves are
+  /// ferry.Field; `source` says where it came from, in messages.
+  static std::shared_ptr<SampleLayout> declared(pybind11::handle fields,
+                                                const std::string& source = "as declared in schema=");
   /// The layout of a C++ dataset's batches: a dict of its fields.
   static std::shared_ptr<SampleLayout> of_schema(const Schema& schema);
   ~SampleLayout();
@@ -81,6 +83,12 @@ class SampleLayout {
   /// spawned worker rebuilds the layout from (with transforms()).
   pybind11::object fields() const;
   const Schema& schema() const { return schema_; }
+  /// Per leaf, where its samples came from; with fields(), what carries an
+  /// inferred layout to another process.
+  std::vector<LeafOrigin> origins() const;
+  void set_origins(const std::vector<LeafOrigin>& origins);
+  /// "from sample 0", "as declared in schema=": where the layout came from.
+  const std::string& source() const { return source_; }
 
   /// Writes `sample` (GIL held) into its place in the batch. Throws
   /// std::runtime_error naming the field for a sample that does not fit,

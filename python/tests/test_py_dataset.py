@@ -351,3 +351,42 @@ def test_arrays_are_taken_from_buffers_dlpack_and_the_array_interface_whatever_t
             assert (views[0] == views[1]).all() and (views[0] == views[2]).all()
     first = next(iter(ferry.DataLoader(Strided(), batch_size=6)))
     assert all((np.from_dlpack(first[0])[i] == Strided()[i][0]).all() for i in range(6))
+
+
+class Records:
+    """Remembers, in the process that ran it, which samples it produced."""
+
+    calls = []
+
+    def __len__(self):
+        return 4
+
+    def __getitem__(self, i):
+        Records.calls.append(i)
+        return i
+
+
+class FirstFails(Records):
+    def __getitem__(self, i):
+        raise KeyError(f"no sample {i}")
+
+
+class FirstCrashes(Records):
+    def __getitem__(self, i):
+        pydatasets.Segfaults()[3]
+
+
+def test_schema_inference_runs_no_dataset_code_in_this_process():
+    Records.calls.clear()
+    loader = ferry.DataLoader(Records(), batch_size=2, num_workers=1, start_method="fork")
+    assert Records.calls == []  # dataset[0] ran in a child: nothing here opened or started anything
+    assert [b.numpy().tolist() for b in loader] == [[0, 1], [2, 3]] and Records.calls == []
+    assert ferry.infer_schema(Records()) == ferry.Field("int64") and Records.calls == [0]
+
+
+def test_the_first_samples_error_is_raised_with_its_own_type():
+    with pytest.raises(KeyError, match="no sample 0") as info:
+        ferry.DataLoader(FirstFails())
+    assert "infer the schema" in "".join(getattr(info.value, "__notes__", []))
+    with pytest.raises(ferry.InvalidOption, match="SIGSEGV.*schema="):
+        ferry.DataLoader(FirstCrashes())
