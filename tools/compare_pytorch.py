@@ -68,21 +68,35 @@ def torch_child(args):
         sys.exit("compare_pytorch: --device cuda, but torch sees no usable GPU")
     loader = torch.utils.data.DataLoader(dataset, batch_size=args.batch_size, shuffle=True,
                                          num_workers=args.workers, pin_memory=cuda, **extra)
+    deliver = None
     if cuda:
         torch.cuda.init()  # context creation outside the measured window, as ferry-bench's loader setup
+
+        def deliver(batch):
+            for t in batch:
+                t.to("cuda", non_blocking=True)
+            torch.cuda.current_stream().synchronize()  # as ferry-bench waits for each copy
+    timed_epochs(loader, args.epochs, torch_worker_pids, lambda batch: batch[0], deliver)
+
+
+def torch_worker_pids(iterator):
+    return [w.pid for w in getattr(iterator, "_workers", [])]
+
+
+def timed_epochs(loader, epochs, worker_pids_of, images_of, deliver=None):
+    """Runs `epochs` epochs, handing each batch to `deliver` when given; prints
+    one JSON line: images, wall and CPU time."""
     images = 0
     worker_pids = set()
     start = time.perf_counter()
     cpu_start = time.process_time()
-    for _ in range(args.epochs):
+    for _ in range(epochs):
         it = iter(loader)
-        worker_pids.update(w.pid for w in getattr(it, "_workers", []))
-        for images_batch, labels in it:
-            if cuda:
-                images_batch = images_batch.to("cuda", non_blocking=True)
-                labels = labels.to("cuda", non_blocking=True)
-                torch.cuda.current_stream().synchronize()  # as ferry-bench waits for each copy
-            images += images_batch.shape[0]
+        for batch in it:
+            if deliver is not None:
+                deliver(batch)
+            images += images_of(batch).shape[0]
+            worker_pids.update(worker_pids_of(it))
     wall = time.perf_counter() - start
     # Workers are persistent and still alive: their whole CPU time lies in the window.
     cpu = time.process_time() - cpu_start + sum(process_cpu_seconds(pid) for pid in worker_pids)
@@ -154,8 +168,7 @@ def python_child(a):
         opts.update(persistent_workers=True, prefetch_factor=2)
     if a.tool == "torch":
         loader = torch.utils.data.DataLoader(python_case_dataset(a), **opts)
-        pids_of = lambda it: [w.pid for w in getattr(it, "_workers", [])]  # noqa: E731
-        unpack = lambda batch: batch[0]  # noqa: E731
+        pids_of, unpack = torch_worker_pids, lambda batch: batch[0]
     else:
         ferry = import_ferry()
         if a.tool == "ferry-imagefolder":
@@ -167,20 +180,7 @@ def python_child(a):
         loader = ferry.DataLoader(dataset, seed=a.seed, **opts, **extra)
         pids_of = lambda it: loader.worker_pids()  # noqa: E731
         unpack = lambda batch: torch.from_dlpack(batch["image"] if isinstance(batch, dict) else batch[0])  # noqa: E731
-    images = 0
-    worker_pids = set()
-    start = time.perf_counter()
-    cpu_start = time.process_time()
-    for _ in range(a.epochs):
-        it = iter(loader)
-        for batch in it:
-            images += unpack(batch).shape[0]
-            worker_pids.update(pids_of(it))
-    wall = time.perf_counter() - start
-    # Workers are persistent and still alive: their whole CPU time lies in the window.
-    cpu = time.process_time() - cpu_start + sum(process_cpu_seconds(pid) for pid in worker_pids)
-    print(json.dumps({"images": images, "wall_s": wall, "images_per_s": images / wall, "cpu_s": cpu,
-                      "images_per_cpu_s": images / cpu if cpu > 0 else 0}), flush=True)
+    timed_epochs(loader, a.epochs, pids_of, unpack)
 
 
 def torch_cmd(a, pipeline, seed):

@@ -180,3 +180,24 @@ def test_options_only_python_datasets_take_are_refused_for_ferry_datasets(image_
     for kw in (dict(schema={}), dict(transforms={"image": "val"}), dict(worker_init_fn=print)):
         with pytest.raises(ferry.InvalidOption, match="Python datasets"):
             ferry.DataLoader(ds, **kw)
+
+
+def test_print_in_getitem_reaches_a_piped_stdout(tmp_path):
+    out = run_script(tmp_path, """
+        import ferry
+        class Talks:
+            def __len__(self): return 4
+            def __getitem__(self, i):
+                print(f"producing {i}")
+                return i
+        if __name__ == "__main__":
+            print("start", flush=True)
+            for method in ("fork", "spawn"):
+                for b in ferry.DataLoader(Talks(), batch_size=2, num_workers=1, start_method=method):
+                    pass
+    """)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.split()
+    assert lines.count("start") == 1  # the parent's buffered output is not written again by a child
+    # Each loader: samples 0..3 in its worker, and sample 0 once more to infer the schema.
+    assert [lines.count(str(i)) for i in range(4)] == [4, 2, 2, 2]
