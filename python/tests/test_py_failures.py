@@ -1,6 +1,7 @@
 """Python datasets when things go wrong: exceptions, killed and crashed
 workers, respawn, start methods, and what is left behind (nothing)."""
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -59,7 +60,8 @@ def test_a_crashing_worker_is_worker_crashed_with_its_signal():
     loader = ferry.DataLoader(pydatasets.Segfaults(), batch_size=2, num_workers=1)
     with pytest.raises(ferry.WorkerCrashed) as info:
         list(loader)
-    assert info.value.signal == signal.SIGSEGV and "SIGSEGV" in str(info.value) and "item started: 3" in str(info.value)
+    assert info.value.signal == signal.SIGSEGV and "SIGSEGV" in str(info.value)
+    assert re.search(r"item[^:]*: 3\b", str(info.value))  # the sample that crashed it
     assert isinstance(info.value, RuntimeError)
     del loader, info
     assert_clean(before)
