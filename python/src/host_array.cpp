@@ -63,9 +63,7 @@ std::optional<DType> dtype_of_dlpack(const dlpack::DLDataType& t) {
 }
 
 [[noreturn]] void unsupported_element(const std::string& what) {
-  std::string names;
-  for (DType d : kAllDTypes) names += (names.empty() ? "" : ", ") + std::string(dtype_name(d));
-  throw std::runtime_error("its elements are " + what + ", which ferry has no type for (" + names +
+  throw std::runtime_error("its elements are " + what + ", which ferry has no type for (" + dtype_names() +
                            "); convert it in __getitem__, e.g. .astype(numpy.int64)");
 }
 
@@ -97,6 +95,12 @@ std::string shape_text(const std::vector<int64_t>& shape) {
   if (shape.size() == 1) o << ",";
   o << ")";
   return o.str();
+}
+
+std::string dtype_names() {
+  std::string names;
+  for (DType d : kAllDTypes) names += (names.empty() ? "" : ", ") + std::string(dtype_name(d));
+  return names;
 }
 
 std::optional<DType> dtype_named(std::string_view name) {

@@ -56,6 +56,8 @@ class HostArray {
 
 /// "(3, 224, 224)", as Python prints a shape.
 std::string shape_text(const std::vector<int64_t>& shape);
+/// "uint8, int32, ...": every DType's name, for messages.
+std::string dtype_names();
 /// The DType named `name` ("float32"), or nullopt.
 std::optional<DType> dtype_named(std::string_view name);
 

@@ -46,8 +46,6 @@ std::shared_ptr<T> gil_released(std::shared_ptr<T> p) {
   });
 }
 
-std::string type_name(py::handle v) { return py::type::handle_of(v).attr("__qualname__").cast<std::string>(); }
-
 // Everything a worker needs to run the dataset; it travels to spawned
 // workers by pickle (spawn_payload) and is constant after construction.
 struct DatasetConfig {
@@ -63,7 +61,7 @@ class PyMapDataset final : public Dataset {
  public:
   explicit PyMapDataset(DatasetConfig config) : c_(std::move(config)) {
     size_ = int64_t(py::len(c_.dataset));
-    description_ = "Python dataset " + type_name(c_.dataset);
+    description_ = "Python dataset " + python_type_name(c_.dataset);
     bad_sample_ = py::module_::import("ferry").attr("BadSample");
   }
 
@@ -300,13 +298,13 @@ void check_map_style(const py::object& dataset) {
   const bool has_len = py::hasattr(dataset, "__len__");
   if (py::hasattr(dataset, "__getitem__") && has_len) return;
   if (py::hasattr(dataset, "__iter__"))
-    throw InvalidOption("ferry: " + type_name(dataset) +
+    throw InvalidOption("ferry: " + python_type_name(dataset) +
                         " is an iterable dataset (__iter__); ferry.DataLoader takes map-style datasets "
                         "(__len__ and __getitem__) for now");
   throw InvalidOption(
       "ferry: DataLoader needs a ferry dataset or a map-style Python dataset (__len__ and "
       "__getitem__), got " +
-      type_name(dataset));
+      python_type_name(dataset));
 }
 
 std::string worker_program(const py::object& interpreter) {

@@ -129,6 +129,10 @@ void flush_std_streams() {
   }
 }
 
+std::string python_type_name(py::handle value) {
+  return py::type::handle_of(value).attr("__qualname__").cast<std::string>();
+}
+
 std::string python_error_line(py::error_already_set& e) {
   py::handle type = e.type();
   std::string name = type.attr("__qualname__").cast<std::string>();

@@ -51,6 +51,9 @@ workers::ForkHooks python_fork_hooks();
 /// _exit(), which would drop what print() left in their buffers.
 void flush_std_streams();
 
+/// The class name of `value`, for messages ("ndarray", "MyDataset").
+std::string python_type_name(pybind11::handle value);
+
 /// "ValueError: message" for the error, with its module for non-builtins.
 std::string python_error_line(pybind11::error_already_set& e);
 /// python_error_line, then the traceback as Python prints it (its most recent
