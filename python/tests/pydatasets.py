@@ -146,3 +146,22 @@ class Custom(Exception):
 
 def bad_init(worker_id):
     raise RuntimeError("no init today")
+
+
+class UsesTheInterpreter:
+    """What a forked child can do only if it was prepared as os.fork() does:
+    start and join a thread, import a module, run a subprocess."""
+
+    def __len__(self):
+        return 4
+
+    def __getitem__(self, i):
+        import subprocess
+        import sys
+        import threading
+        box = []
+        t = threading.Thread(target=lambda: box.append(__import__("fractions").Fraction(i, 2)))
+        t.start()
+        t.join(10)
+        out = subprocess.run([sys.executable, "-c", "print(7)"], capture_output=True, text=True, timeout=30).stdout
+        return {"pid": os.getpid(), "half": float(box[0]), "child": int(out)}

@@ -1,5 +1,6 @@
 """Python map-style datasets: schema, structure, determinism, start methods."""
 import collections
+import os
 import pickle
 
 import numpy as np
@@ -390,3 +391,11 @@ def test_the_first_samples_error_is_raised_with_its_own_type():
     assert "infer the schema" in "".join(getattr(info.value, "__notes__", []))
     with pytest.raises(ferry.InvalidOption, match="SIGSEGV.*schema="):
         ferry.DataLoader(FirstCrashes())
+
+
+def test_a_forked_worker_is_a_healthy_interpreter():
+    rows = [{k: v.numpy().tolist() for k, v in b.items()}
+            for b in ferry.DataLoader(pydatasets.UsesTheInterpreter(), batch_size=2, num_workers=2, start_method="fork")]
+    assert sorted(h for r in rows for h in r["half"]) == [0.0, 0.5, 1.0, 1.5]
+    assert all(c == 7 for r in rows for c in r["child"])
+    assert os.getpid() not in {p for r in rows for p in r["pid"]}
