@@ -116,7 +116,7 @@ def mib(b):
 def add_arguments(parser, workers_help=None):
     """The options every comparison takes."""
     parser.add_argument("--data", required=True, help="an ImageFolder directory")
-    parser.add_argument("--pipelines", default="train", help="comma-separated: train, val")
+    parser.add_argument("--pipelines", default="train", help="comma-separated: train, val ('' for none)")
     parser.add_argument("--pipeline", default="train", help=argparse.SUPPRESS)
     parser.add_argument("--workers", type=int, default=2, help=workers_help)
     parser.add_argument("--batch-size", type=int, default=64)
@@ -132,9 +132,9 @@ def checked_pipelines(a, prog, other):
     missing ferry-bench or a pipeline `other` has no equivalent of."""
     if not os.path.isdir(a.data):
         sys.exit(f"{prog}: --data {a.data} is not a directory (an ImageFolder is needed for {other})")
-    if not os.access(a.ferry_bench, os.X_OK):
-        sys.exit(f"{prog}: {a.ferry_bench} not found; build first (scripts/build)")
     pipelines = [s for s in a.pipelines.split(",") if s]
+    if pipelines and not os.access(a.ferry_bench, os.X_OK):
+        sys.exit(f"{prog}: {a.ferry_bench} not found; build first (scripts/build)")
     for s in pipelines:
         if s not in ("train", "val"):
             sys.exit(f"{prog}: pipeline '{s}' has no {other} equivalent here (train, val)")

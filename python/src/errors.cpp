@@ -46,6 +46,8 @@ void bind_errors(py::module_& m) {
   py::object value_error = py::module_::import("builtins").attr("ValueError");
   py::object os_error = py::module_::import("builtins").attr("OSError");
   py::object timeout_error = py::module_::import("builtins").attr("TimeoutError");
+  // PyTorch code catches RuntimeError for worker failures.
+  py::object runtime_error = py::module_::import("builtins").attr("RuntimeError");
 
   g_types.error = make_type(m, "Error", py::make_tuple(exception), "Base of every error ferry raises.");
   py::handle base(g_types.error);
@@ -53,11 +55,11 @@ void bind_errors(py::module_& m) {
       make_type(m, "InvalidOption", py::make_tuple(base, value_error), "A bad option value (names the option).");
   g_types.system_error =
       make_type(m, "SystemError", py::make_tuple(base, os_error), "An OS call failed; .errno holds the code.");
-  g_types.worker_crashed = make_type(m, "WorkerCrashed", py::make_tuple(base),
+  g_types.worker_crashed = make_type(m, "WorkerCrashed", py::make_tuple(base, runtime_error),
                                      "A worker process died; .worker_id, .pid, .signal (0 if it exited).");
-  g_types.sample_failed = make_type(m, "SampleFailed", py::make_tuple(base),
+  g_types.sample_failed = make_type(m, "SampleFailed", py::make_tuple(base, runtime_error),
                                     "Producing a sample failed; .worker_id (-1: calling thread), .sample_index.");
-  g_types.timeout = make_type(m, "Timeout", py::make_tuple(base, timeout_error),
+  g_types.timeout = make_type(m, "Timeout", py::make_tuple(base, timeout_error, runtime_error),
                               "A worker made no progress within `timeout` seconds.");
   g_types.data_error = make_type(m, "DataError", py::make_tuple(base), "A dataset file is malformed or corrupt.");
   g_types.bad_sample = make_type(m, "BadSample", py::make_tuple(base), "One sample's bytes are unreadable.");

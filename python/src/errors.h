@@ -4,9 +4,9 @@
 ///   ferry.Error            (Exception)      ferry::Error
 ///   ├── InvalidOption      (+ ValueError)   ferry::InvalidOption
 ///   ├── SystemError        (+ OSError)      ferry::SystemError      .errno
-///   ├── WorkerCrashed                       ferry::WorkerCrashed    .worker_id .pid .signal
-///   ├── SampleFailed                        ferry::SampleFailed     .worker_id .sample_index
-///   ├── Timeout            (+ TimeoutError) ferry::Timeout
+///   ├── WorkerCrashed      (+ RuntimeError) ferry::WorkerCrashed    .worker_id .pid .signal
+///   ├── SampleFailed       (+ RuntimeError) ferry::SampleFailed     .worker_id .sample_index
+///   ├── Timeout            (+ TimeoutError, RuntimeError)  ferry::Timeout
 ///   ├── DataError                           ferry::DataError
 ///   └── BadSample                           ferry::BadSample
 #include <pybind11/pybind11.h>

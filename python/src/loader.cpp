@@ -20,6 +20,7 @@
 #include "loader/datasets/image_folder.h"
 #include "loader/datasets/open_source.h"
 #include "loader/samplers/distributed_sampler.h"
+#include "python/src/py_dataset.h"
 #include "python/src/tensor.h"
 #include "transforms/image_pipeline.h"
 
@@ -162,14 +163,25 @@ std::string worker_beside_module() {
 
 std::string g_default_worker;  // worker_beside_module(), found at import
 
+// The arguments as given, for the loader's attributes (as torch's DataLoader has them).
+struct GivenOptions {
+  py::object batch_size, prefetch_factor, pin_memory, collate_fn, worker_init_fn, rank, world_size;
+  double timeout = 0;
+  std::string on_bad_sample, on_worker_failure, start_method;
+};
+
 class PyLoader {
  public:
-  PyLoader(PyDataset dataset, LoaderOptions options) : dataset_(std::move(dataset)), options_(std::move(options)) {
+  PyLoader(LoaderInput input, LoaderOptions options, GivenOptions given)
+      : input_(std::move(input)),
+        options_(std::move(options)),
+        given_(std::move(given)),
+        convert_(input_.layout, given_.batch_size.is_none(), given_.collate_fn) {
     options_.on_interrupt = [] {
       py::gil_scoped_acquire gil;
       if (PyErr_CheckSignals() != 0) throw InterruptedWait{};
     };
-    loader_ = std::make_unique<DataLoader>(dataset_.dataset, options_);
+    loader_ = std::make_unique<DataLoader>(input_.dataset, options_);
   }
 
   ~PyLoader() {
@@ -192,7 +204,7 @@ class PyLoader {
     return ++token_;
   }
 
-  py::dict next(uint64_t token) {
+  py::object next(uint64_t token) {
     auto lock = take("next()");
     if (token != token_)
       throw std::runtime_error(
@@ -209,6 +221,10 @@ class PyLoader {
       running_ = false;
       restart();
       throw err;
+    } catch (const PythonInterrupt& interrupt) {  // raised by __getitem__ in this thread
+      running_ = false;
+      restart();
+      throw *interrupt.error;
     } catch (...) {
       running_ = false;  // the C++ loader ends the epoch after an error
       // A Ctrl-C that broke a blocking call in the calling thread (num_workers
@@ -225,7 +241,7 @@ class PyLoader {
       throw py::stop_iteration();
     }
     ++delivered_;
-    return batch_to_dict(batch);
+    return convert_(batch);
   }
 
   void set_epoch(uint64_t epoch) {
@@ -283,6 +299,8 @@ class PyLoader {
     d["worker_starts"] = s.worker_starts;
     d["one_off_segments"] = s.one_off_segments;
     d["pageable_batches"] = s.pageable_batches;
+    d["worker_respawns"] = s.worker_respawns;
+    d["start_method"] = s.start_method;
     py::dict stages;
     for (size_t i = 0; i < trace::kStageCount; ++i)
       stages[py::str(std::string(trace::stage_name(trace::Stage(i))))] = double(s.stage_ns.ns[i]) * 1e-9;
@@ -324,8 +342,9 @@ class PyLoader {
     loader_->close();
   }
 
-  const PyDataset& dataset() const { return dataset_; }
+  const py::object& dataset() const { return input_.python_dataset; }
   const LoaderOptions& options() const { return options_; }
+  const GivenOptions& given() const { return given_; }
 
  private:
   // One thread at a time: next() runs without the GIL, so a second Python
@@ -345,8 +364,10 @@ class PyLoader {
     loader_->close();
   }
 
-  PyDataset dataset_;
+  LoaderInput input_;
   LoaderOptions options_;
+  GivenOptions given_;
+  BatchConverter convert_;
   std::unique_ptr<DataLoader> loader_;
   std::mutex mutex_;
   uint64_t token_ = 0;
@@ -366,18 +387,51 @@ struct EpochIterator {
   }
 };
 
-std::unique_ptr<PyLoader> make_loader(const PyDataset& dataset, int64_t batch_size, bool shuffle, int num_workers,
-                                      py::object prefetch_factor, bool persistent_workers, bool drop_last,
-                                      const py::object& pin_memory, double timeout, bool in_order, uint64_t seed,
-                                      int threads_per_worker, const std::string& on_bad_sample,
-                                      const std::string& on_worker_failure, py::object rank, py::object world_size,
-                                      const std::string& start_method, py::object worker_executable,
-                                      const py::object& device) {
+// The engine's dataset for `dataset`: a ferry.Dataset as it is, any other
+// object as a Python map-style dataset. `reshape`: batches need the layout
+// (batch_size=None, collate_fn) even for a ferry.Dataset.
+LoaderInput loader_input(const py::object& dataset, const PythonDatasetArgs& args, bool reshape, LoaderOptions& o) {
+  if (!py::isinstance<PyDataset>(dataset)) return python_dataset_input(dataset, args, o);
+  if (!args.schema.is_none() || !args.transforms.is_none() || !args.worker_init_fn.is_none())
+    throw InvalidOption(
+        "ferry: schema=, transforms= and worker_init_fn= are for Python datasets; a ferry.Dataset has its "
+        "schema and pipeline, and its workers run no Python");
+  const auto& d = dataset.cast<const PyDataset&>();
+  LoaderInput input{d.dataset, dataset, nullptr};
+  if (reshape) input.layout = released_with_gil(SampleLayout::of_schema(d.dataset->schema()));
+  return input;
+}
+
+void check_python_options(const py::object& batch_size, int num_workers, const py::object& prefetch_factor,
+                          bool drop_last, double timeout) {
   if (!(timeout >= 0) || !std::isfinite(timeout))
     throw InvalidOption("ferry: timeout must be a finite number of seconds >= 0 (0 = none), got " +
                         std::to_string(timeout));
+  if (!prefetch_factor.is_none() && num_workers == 0)
+    throw InvalidOption(
+        "ferry: prefetch_factor counts batches in flight per worker process; with num_workers=0 there are "
+        "none, so leave it None (as torch.utils.data.DataLoader requires)");
+  if (batch_size.is_none() && drop_last)
+    throw InvalidOption("ferry: batch_size=None yields single samples, so drop_last=True has nothing to drop");
+  if (num_workers > 0 && in_worker_bootstrap())
+    throw InvalidOption(
+        "ferry: a spawned worker is importing the main module, and it makes a DataLoader with workers: each "
+        "worker would spawn more. Put the training code under `if __name__ == '__main__':`, as for "
+        "multiprocessing's spawn start method");
+}
+
+std::unique_ptr<PyLoader> make_loader(const py::object& dataset, const py::object& batch_size, bool shuffle,
+                                      int num_workers, const py::object& prefetch_factor, bool persistent_workers,
+                                      bool drop_last, const py::object& pin_memory, double timeout, bool in_order,
+                                      uint64_t seed, int threads_per_worker, const std::string& on_bad_sample,
+                                      const std::string& on_worker_failure, const py::object& rank,
+                                      const py::object& world_size, const std::string& start_method,
+                                      const py::object& worker_executable, const py::object& collate_fn,
+                                      const py::object& worker_init_fn, const py::object& schema,
+                                      const py::object& transforms, const py::object& device) {
+  check_python_options(batch_size, num_workers, prefetch_factor, drop_last, timeout);
   LoaderOptions o;
-  o.batch_size = batch_size;
+  o.batch_size = batch_size.is_none() ? 1 : batch_size.cast<int64_t>();
   o.shuffle = shuffle;
   o.num_workers = num_workers;
   o.prefetch_factor = prefetch_factor.is_none() ? 2 : prefetch_factor.cast<int>();
@@ -399,7 +453,15 @@ std::unique_ptr<PyLoader> make_loader(const PyDataset& dataset, int64_t batch_si
     o.sampler = std::make_shared<DistributedSampler>(make_default_sampler(o), rank.cast<int>(), world_size.cast<int>(),
                                                      drop_last ? Tail::kDrop : Tail::kPad);
   }
-  return std::make_unique<PyLoader>(dataset, std::move(o));
+  GivenOptions given{batch_size,     num_workers > 0 ? py::object(py::int_(o.prefetch_factor)) : py::object(py::none()),
+                     pin_memory,     collate_fn,
+                     worker_init_fn, rank,
+                     world_size,     timeout,
+                     on_bad_sample,  on_worker_failure,
+                     start_method};
+  PythonDatasetArgs args{schema, transforms, worker_init_fn, worker_executable};
+  LoaderInput input = loader_input(dataset, args, batch_size.is_none() || !collate_fn.is_none(), o);
+  return std::make_unique<PyLoader>(std::move(input), std::move(o), std::move(given));
 }
 
 }  // namespace
@@ -494,10 +556,12 @@ void bind_loader(py::module_& m) {
       .def("__len__", [](EpochIterator& it) { return it.loader.cast<PyLoader&>().size(); });
 
   py::class_<PyLoader>(m, "DataLoader",
-                       "Batches from a ferry.Dataset, produced by worker processes into shared memory.\n\n"
+                       "Batches from a ferry.Dataset or a map-style Python dataset (__len__,\n"
+                       "__getitem__), produced by worker processes into shared memory.\n\n"
                        "Each iter() runs one epoch (the epoch number advances by itself; set_epoch()\n"
-                       "overrides it). A batch is a dict {field: ferry.Tensor | ferry.RaggedTensor};\n"
-                       "fields are DLPack producers, taken without copies by torch/numpy/jax.\n"
+                       "overrides it). A batch of a ferry.Dataset is a dict {field: ferry.Tensor |\n"
+                       "ferry.RaggedTensor}; a Python dataset's batch has its samples' structure.\n"
+                       "Tensors are DLPack producers, taken without copies by torch/numpy/jax.\n"
                        "Use a loader from one thread at a time.")
       .def(py::init(&make_loader), py::arg("dataset"), py::kw_only(), py::arg("batch_size") = 1,
            py::arg("shuffle") = false, py::arg("num_workers") = 0, py::arg("prefetch_factor") = py::none(),
@@ -505,7 +569,9 @@ void bind_loader(py::module_& m) {
            py::arg("timeout") = 0.0, py::arg("in_order") = true, py::arg("seed") = 0, py::arg("threads_per_worker") = 1,
            py::arg("on_bad_sample") = "error", py::arg("on_worker_failure") = "error", py::arg("rank") = py::none(),
            py::arg("world_size") = py::none(), py::arg("start_method") = "auto",
-           py::arg("worker_executable") = py::none(), py::arg("device") = py::none())
+           py::arg("worker_executable") = py::none(), py::arg("device") = py::none(),
+           py::arg("collate_fn") = py::none(), py::arg("worker_init_fn") = py::none(), py::arg("schema") = py::none(),
+           py::arg("transforms") = py::none())
       .def("__len__", &PyLoader::size)
       .def("__iter__",
            [](py::object self) {
@@ -525,10 +591,25 @@ void bind_loader(py::module_& m) {
       .def("__enter__", [](py::object self) { return self; })
       .def("__exit__", [](PyLoader& l, py::args) { l.close(); })
       .def_property_readonly("dataset", [](const PyLoader& l) { return l.dataset(); })
-      .def_property_readonly("batch_size", [](const PyLoader& l) { return l.options().batch_size; })
+      .def_property_readonly("batch_size", [](const PyLoader& l) { return l.given().batch_size; })
       .def_property_readonly("num_workers", [](const PyLoader& l) { return l.options().num_workers; })
       .def_property_readonly("seed", [](const PyLoader& l) { return l.options().seed; })
       .def_property_readonly("device", [](const PyLoader& l) { return device_name(l.options().device); })
+      .def_property_readonly("shuffle", [](const PyLoader& l) { return l.options().shuffle; })
+      .def_property_readonly("drop_last", [](const PyLoader& l) { return l.options().drop_last; })
+      .def_property_readonly("prefetch_factor", [](const PyLoader& l) { return l.given().prefetch_factor; })
+      .def_property_readonly("persistent_workers", [](const PyLoader& l) { return l.options().persistent_workers; })
+      .def_property_readonly("pin_memory", [](const PyLoader& l) { return l.given().pin_memory; })
+      .def_property_readonly("timeout", [](const PyLoader& l) { return l.given().timeout; })
+      .def_property_readonly("in_order", [](const PyLoader& l) { return l.options().in_order; })
+      .def_property_readonly("threads_per_worker", [](const PyLoader& l) { return l.options().threads_per_worker; })
+      .def_property_readonly("on_bad_sample", [](const PyLoader& l) { return l.given().on_bad_sample; })
+      .def_property_readonly("on_worker_failure", [](const PyLoader& l) { return l.given().on_worker_failure; })
+      .def_property_readonly("start_method", [](const PyLoader& l) { return l.given().start_method; })
+      .def_property_readonly("rank", [](const PyLoader& l) { return l.given().rank; })
+      .def_property_readonly("world_size", [](const PyLoader& l) { return l.given().world_size; })
+      .def_property_readonly("collate_fn", [](const PyLoader& l) { return l.given().collate_fn; })
+      .def_property_readonly("worker_init_fn", [](const PyLoader& l) { return l.given().worker_init_fn; })
       .def("__repr__", [](PyLoader& l) { return "ferry.DataLoader(\n" + l.describe() + ")"; });
 }
 

@@ -3,6 +3,7 @@
 
 #include "python/src/errors.h"
 #include "python/src/loader.h"
+#include "python/src/py_dataset.h"
 #include "python/src/tensor.h"
 
 PYBIND11_MODULE(ferry, m) {
@@ -17,4 +18,5 @@ PYBIND11_MODULE(ferry, m) {
   ferry::python::bind_errors(m);
   ferry::python::bind_tensors(m);
   ferry::python::bind_loader(m);
+  ferry::python::bind_python_datasets(m);
 }

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "python/src/dlpack.h"
+#include "python/src/host_array.h"
 
 namespace py = pybind11;
 
@@ -30,6 +31,16 @@ dlpack::DLDataType dl_dtype(DType t) {
       return {dlpack::kDLBfloat, 16, 1};
     case DType::kFloat32:
       return {dlpack::kDLFloat, 32, 1};
+    case DType::kFloat64:
+      return {dlpack::kDLFloat, 64, 1};
+    case DType::kBool:
+      return {dlpack::kDLBool, 8, 1};
+    case DType::kInt8:
+      return {dlpack::kDLInt, 8, 1};
+    case DType::kInt16:
+      return {dlpack::kDLInt, 16, 1};
+    case DType::kUInt16:
+      return {dlpack::kDLUInt, 16, 1};
   }
   throw std::logic_error("ferry: unknown dtype");
 }
@@ -87,16 +98,15 @@ void versioned_capsule_destructor(PyObject* capsule) {
   capsule_destructor<dlpack::DLManagedTensorVersioned>(capsule, "dltensor_versioned", "used_dltensor_versioned");
 }
 
-std::string shape_text(const std::vector<int64_t>& shape) {
-  std::ostringstream o;
-  o << "(";
-  for (size_t i = 0; i < shape.size(); ++i) o << (i ? ", " : "") << shape[i];
-  if (shape.size() == 1) o << ",";
-  o << ")";
-  return o.str();
+py::object numpy_view(const py::object& self) {
+  py::object from_dlpack = py::module_::import("numpy").attr("from_dlpack");
+  const auto& t = self.cast<const Tensor&>();
+  if (t.view().dtype != DType::kBool) return from_dlpack(self);
+  // numpy before 1.25 imports no DLPack bools: take the bytes as uint8.
+  TensorView bytes = t.view();
+  bytes.dtype = DType::kUInt8;
+  return from_dlpack(py::cast(Tensor(t.owner(), std::move(bytes), t.placement()))).attr("view")("bool");
 }
-
-py::object numpy_view(const py::object& self) { return py::module_::import("numpy").attr("from_dlpack")(self); }
 
 // The cudaStream_t a DLPack consumer names (None: the legacy default stream),
 // or nullopt for -1 (the consumer synchronizes itself).

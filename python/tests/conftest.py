@@ -88,3 +88,76 @@ def assert_gone(pids):
     for pid in pids:
         assert not os.path.exists(f"/proc/{pid}"), f"worker {pid} is still there"
 
+
+
+def _children():
+    me = str(os.getpid())
+    out = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open(f"/proc/{name}/stat", "rb") as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            if stat[stat.rindex(b")") + 2:].split()[1].decode() == me:
+                out.append(int(name))
+    return sorted(out)
+
+
+def census():
+    """What this process holds that a loader must give back."""
+    with open("/proc/self/maps") as f:
+        memfd = sum("/memfd:ferry" in line for line in f)
+    return {"fds": len(os.listdir("/proc/self/fd")), "children": _children(),
+            "shm": sorted(n for n in os.listdir("/dev/shm") if "ferry" in n), "memfd_mappings": memfd}
+
+
+def assert_clean(before, seconds=5.0):
+    """Waits (with a deadline) until the census is back to `before`."""
+    import gc
+    import time
+    deadline = time.monotonic() + seconds
+    while True:
+        gc.collect()
+        now = census()
+        if now == before:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"left behind: before {before}, after {now}")
+        time.sleep(0.05)
+
+
+# Datasets over a CSV file list, for tests that run on ferry's own datasets
+# and on Python ones alike: "cpp" is ferry.open_dataset, "python" a Python
+# dataset that reads the same files and decodes them with the same pipeline.
+DATASET_KINDS = ["cpp", "python"]
+
+
+def list_loader(kind, lst, **options):
+    import ferry
+    if kind == "cpp":
+        return ferry.DataLoader(ferry.open_dataset(str(lst), pipeline="val", size=16), **options)
+    import pydatasets
+    # A declared schema: inferring one would read sample 0, which may block.
+    return ferry.DataLoader(pydatasets.Files(lst), schema=pydatasets.FILES_SCHEMA, transforms={"image": ("val", 16)},
+                            **options)
+
+
+def list_loader_source(kind, lst, options):
+    """The same as Python source, for scripts run in a child interpreter."""
+    if kind == "cpp":
+        return f"ferry.DataLoader(ferry.open_dataset({str(lst)!r}, pipeline='val', size=16), {options})"
+    return (f"ferry.DataLoader(pydatasets.Files({str(lst)!r}), schema=pydatasets.FILES_SCHEMA, "
+            f"transforms={{'image': ('val', 16)}}, {options})")
+
+
+def folder_loader(kind, root, pipeline="train", size=24, **options):
+    """A loader over an ImageFolder: ferry.ImageFolder, or a Python dataset
+    handing its files' bytes to the same native pipeline (same bytes)."""
+    import ferry
+    ds = ferry.ImageFolder(str(root), pipeline=pipeline, size=size)
+    if kind == "cpp":
+        return ferry.DataLoader(ds, **options)
+    import pydatasets
+    return ferry.DataLoader(pydatasets.Folder(ds), transforms={"image": (pipeline, size)}, **options)

@@ -9,7 +9,7 @@ import pytest
 
 import ferry
 
-from conftest import assert_gone
+from conftest import DATASET_KINDS, assert_gone, list_loader
 
 
 def corrupt(path):
@@ -28,7 +28,7 @@ def test_a_corrupt_jpeg_is_sample_failed_naming_its_path(fresh_image_folder, wor
         for _ in loader:
             pass
     err = info.value
-    assert isinstance(err, ferry.Error)
+    assert isinstance(err, ferry.Error) and isinstance(err, RuntimeError)
     assert ds.path(bad) in str(err)
     assert err.sample_index == bad
     assert err.worker_id == (-1 if workers == 0 else err.worker_id) and err.worker_id < max(workers, 1)
@@ -78,33 +78,33 @@ def fifo_list(tmp_path, image_folder, block_at=2, total=8):
     return lst, fifo
 
 
-def test_a_stuck_worker_is_a_timeout(tmp_path, image_folder):
+@pytest.mark.parametrize("kind", DATASET_KINDS)
+def test_a_stuck_worker_is_a_timeout(tmp_path, image_folder, kind):
     lst, _ = fifo_list(tmp_path, image_folder)
-    ds = ferry.open_dataset(str(lst), pipeline="val", size=16)
-    loader = ferry.DataLoader(ds, batch_size=2, num_workers=1, timeout=0.5)
+    loader = list_loader(kind, lst, batch_size=2, num_workers=1, timeout=0.5)
     it = iter(loader)
     next(it)
     pids = loader.worker_pids()
     t0 = time.monotonic()
     with pytest.raises(ferry.Timeout) as info:
         next(it)
-    assert isinstance(info.value, TimeoutError)
+    assert isinstance(info.value, TimeoutError) and isinstance(info.value, RuntimeError)
     assert time.monotonic() - t0 < 10
     assert loader.worker_pids() == []
     assert_gone(pids)
 
 
-def test_a_killed_worker_is_worker_crashed_with_pid_and_signal(tmp_path, image_folder):
+@pytest.mark.parametrize("kind", DATASET_KINDS)
+def test_a_killed_worker_is_worker_crashed_with_pid_and_signal(tmp_path, image_folder, kind):
     lst, _ = fifo_list(tmp_path, image_folder)
-    ds = ferry.open_dataset(str(lst), pipeline="val", size=16)
-    loader = ferry.DataLoader(ds, batch_size=2, num_workers=1)
+    loader = list_loader(kind, lst, batch_size=2, num_workers=1)
     it = iter(loader)
     next(it)
     pid = loader.worker_pids()[0]
     threading.Timer(0.2, os.kill, (pid, signal.SIGKILL)).start()
     with pytest.raises(ferry.WorkerCrashed) as info:
         next(it)
-    assert info.value.pid == pid and info.value.signal == signal.SIGKILL
+    assert info.value.pid == pid and info.value.signal == signal.SIGKILL and isinstance(info.value, RuntimeError)
     assert str(pid) in str(info.value) and "SIGKILL" in str(info.value)
     assert loader.worker_pids() == []
     assert_gone([pid])

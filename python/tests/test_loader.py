@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import ferry
+from conftest import DATASET_KINDS, folder_loader
 
 
 def epoch_bytes(loader, fields=None):
@@ -71,11 +72,12 @@ def test_each_iter_is_a_new_epoch_and_set_epoch_replays_one(image_folder):
     assert epoch_bytes(loader) == e0
 
 
+@pytest.mark.parametrize("kind", DATASET_KINDS)
 @pytest.mark.parametrize("workers,in_order", [(1, True), (2, True), (2, False)])
-def test_workers_give_the_same_bytes_as_the_calling_thread(image_folder, workers, in_order):
-    ds = ferry.ImageFolder(str(image_folder), pipeline="train", size=24)
-    ref = ferry.DataLoader(ds, batch_size=8, shuffle=True, seed=11)
-    other = ferry.DataLoader(ds, batch_size=8, shuffle=True, seed=11, num_workers=workers, in_order=in_order)
+def test_workers_give_the_same_bytes_as_the_calling_thread(image_folder, workers, in_order, kind):
+    ref = folder_loader(kind, image_folder, batch_size=8, shuffle=True, seed=11)
+    other = folder_loader(kind, image_folder, batch_size=8, shuffle=True, seed=11, num_workers=workers,
+                          in_order=in_order)
     for _ in range(2):
         a, b = epoch_bytes(ref), epoch_bytes(other)
         if in_order:
@@ -156,19 +158,21 @@ def test_bad_options_raise_invalid_option_naming_the_option(image_folder):
         ferry.ImageFolder("/nonexistent/ferry")
 
 
-def test_distributed_ranks_split_the_epoch(image_folder):
+@pytest.mark.parametrize("kind", DATASET_KINDS)
+def test_distributed_ranks_split_the_epoch(image_folder, kind):
     ds = ferry.ImageFolder(str(image_folder), pipeline="val", size=16)
     seen = []
     for rank in range(2):
-        loader = ferry.DataLoader(ds, batch_size=5, shuffle=True, seed=1, rank=rank, world_size=2)
+        loader = folder_loader(kind, image_folder, "val", 16, batch_size=5, shuffle=True, seed=1, rank=rank,
+                               world_size=2)
         assert len(loader) == 4
         seen += [int(x) for b in loader for x in np.from_dlpack(b["label"])]
     assert sorted(seen) == sorted(ds.label(i) for i in range(len(ds)))
 
 
-def test_state_dict_mid_epoch_resumes_the_rest_of_the_epoch(image_folder):
-    ds = ferry.ImageFolder(str(image_folder), pipeline="train", size=16)
-    loader = ferry.DataLoader(ds, batch_size=8, shuffle=True, seed=9)
+@pytest.mark.parametrize("kind", DATASET_KINDS)
+def test_state_dict_mid_epoch_resumes_the_rest_of_the_epoch(image_folder, kind):
+    loader = folder_loader(kind, image_folder, "train", 16, batch_size=8, shuffle=True, seed=9)
     loader.set_epoch(4)
     full = [np.from_dlpack(b["image"]).tobytes() for b in loader]
     loader.set_epoch(4)
@@ -176,7 +180,7 @@ def test_state_dict_mid_epoch_resumes_the_rest_of_the_epoch(image_folder):
     next(it), next(it)
     state = loader.state_dict()
     assert state["epoch"] == 4 and state["batches_delivered"] == 2
-    fresh = ferry.DataLoader(ds, batch_size=8, shuffle=True, seed=9, num_workers=2)
+    fresh = folder_loader(kind, image_folder, "train", 16, batch_size=8, shuffle=True, seed=9, num_workers=2)
     fresh.load_state_dict(state)
     rest = [np.from_dlpack(b["image"]).tobytes() for b in fresh]
     assert rest == full[2:]

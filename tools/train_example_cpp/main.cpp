@@ -68,6 +68,16 @@ torch::Dtype torch_dtype(ferry::DType t) {
       return torch::kBFloat16;
     case ferry::DType::kFloat32:
       return torch::kFloat32;
+    case ferry::DType::kFloat64:
+      return torch::kFloat64;
+    case ferry::DType::kBool:
+      return torch::kBool;
+    case ferry::DType::kInt8:
+      return torch::kInt8;
+    case ferry::DType::kInt16:
+      return torch::kInt16;
+    case ferry::DType::kUInt16:
+      return torch::kUInt16;
   }
   throw std::logic_error("unknown dtype");
 }
