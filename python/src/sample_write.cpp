@@ -235,5 +235,4 @@ void SampleLayout::write_leaf(const Leaf& leaf, size_t field, py::handle value, 
   }
 }
 
-
 }  // namespace ferry::python

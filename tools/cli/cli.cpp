@@ -35,7 +35,8 @@ bool parse_list(std::string_view text, Accept accept, std::vector<T>* out) {
 }
 
 bool parse_integer_list(std::string_view text, int lo, int hi, std::vector<int>* out) {
-  return parse_list(text, [lo, hi](int n) { return n >= lo && n <= hi; }, out);
+  return parse_list(
+      text, [lo, hi](int n) { return n >= lo && n <= hi; }, out);
 }
 
 // A finite number in (lo, hi], or in [lo, hi] when `closed_below`.
@@ -107,7 +108,8 @@ CLI::Validator number_above(double lo, double hi) { return number_range(lo, hi, 
 CLI::Validator number_in(double lo, double hi) { return number_range(lo, hi, true); }
 
 bool parse_number_list(std::string_view text, std::vector<double>* out) {
-  return parse_list(text, [](double x) { return std::isfinite(x); }, out);
+  return parse_list(
+      text, [](double x) { return std::isfinite(x); }, out);
 }
 
 CLI::Validator non_empty(const std::string& what) {

@@ -39,8 +39,7 @@ int main(int argc, char** argv) {
       ->required()
       ->check(ferry::cli::integer_in(1, 1000));
   ferry::cli::add_named_choice(
-      app, "--kind", {"jpeg", "mixed", "segmentation"}, kind, [&](const std::string& v) { kind = v; },
-      "what to write");
+      app, "--kind", {"jpeg", "mixed", "segmentation"}, kind, [&](const std::string& v) { kind = v; }, "what to write");
   app.add_option("--seed", seed, "seed of the image contents")
       ->check(ferry::cli::unsigned_integer())
       ->capture_default_str();
