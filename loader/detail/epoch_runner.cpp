@@ -119,8 +119,8 @@ void EpochRunner::start_epoch(uint64_t epoch) {
   } else {
     const int64_t streams = dataset_.iterable->streams(epoch, options_.num_workers);
     if (streams < 0) throw InvalidOption("ferry: " + dataset_.describe() + " reports a negative number of streams");
-    plan_ =
-        std::make_unique<StreamPlan>(epoch, streams, options_.num_workers, options_.batch_size, resume.stream_batches);
+    plan_ = std::make_unique<StreamPlan>(epoch, streams, options_.num_workers, options_.batch_size, options_.drop_last,
+                                         resume.stream_batches);
   }
   resume_.reset();
   active_ = true;

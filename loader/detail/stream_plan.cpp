@@ -6,11 +6,12 @@
 
 namespace ferry::detail {
 
-StreamPlan::StreamPlan(uint64_t epoch, int64_t streams, int num_workers, int64_t batch_size,
+StreamPlan::StreamPlan(uint64_t epoch, int64_t streams, int num_workers, int64_t batch_size, bool drop_last,
                        const std::vector<int64_t>& delivered)
     : epoch_(epoch),
       num_workers_(num_workers),
       batch_size_(batch_size),
+      drop_last_(drop_last),
       streams_(size_t(std::max<int64_t>(streams, 0))) {
   if (!delivered.empty() && delivered.size() != streams_.size())
     throw InvalidOption("ferry: load_state: the state has positions for " + std::to_string(delivered.size()) +
@@ -94,8 +95,10 @@ std::optional<BatchPlan::Work> StreamPlan::next_in_thread() const {
 }
 
 bool StreamPlan::holds_batch(size_t k, const BatchPayload& payload) {
-  if (payload.samples > 0) return true;
-  // Ended exactly at a batch boundary: nothing to deliver.
+  // A batch that ends its stream inside it is the short last one.
+  const bool dropped = drop_last_ && payload.stream_end;
+  if (payload.samples > 0 && !dropped) return true;
+  // Ended exactly at a batch boundary, or dropped: nothing to deliver.
   Stream& st = streams_[size_t(stream_of(k))];
   st.end = std::min(st.end, batch_of(k));
   std::erase_if(arrived_, [&](const auto& a) { return past_end(a.first); });

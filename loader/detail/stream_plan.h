@@ -4,7 +4,9 @@
 // stream order: batch 0 of every stream, then batch 1 of every stream still
 // running, ... A stream's length is learnt as it ends (a batch shorter than
 // batch_size, or an empty one), so work past its end may be handed out and
-// comes back empty.
+// comes back empty. With drop_last a stream's last batch, when short, is
+// dropped (each worker's, as torch's DataLoader drops it for an
+// IterableDataset).
 //
 // Work items are {stream, batch}; a key is batch * streams + stream.
 #include <cstddef>
@@ -22,7 +24,7 @@ class StreamPlan final : public BatchPlan {
  public:
   // `delivered` holds the batches per stream a loaded state says were
   // delivered already (empty: none). `num_workers` 0: the calling thread.
-  StreamPlan(uint64_t epoch, int64_t streams, int num_workers, int64_t batch_size,
+  StreamPlan(uint64_t epoch, int64_t streams, int num_workers, int64_t batch_size, bool drop_last,
              const std::vector<int64_t>& delivered);
 
   uint64_t epoch() const override { return epoch_; }
@@ -60,6 +62,7 @@ class StreamPlan final : public BatchPlan {
   uint64_t epoch_ = 0;
   int num_workers_ = 0;
   int64_t batch_size_ = 0;
+  bool drop_last_ = false;
   std::vector<Stream> streams_;
   int64_t delivered_total_ = 0;
   std::unordered_map<uint64_t, size_t> with_workers_;  // task id -> key

@@ -3,6 +3,8 @@
 #include <cstring>
 
 #include "base/error.h"
+#include "loader/bad_sample.h"
+#include "workers/producer.h"
 
 namespace ferry::detail {
 namespace {
@@ -73,7 +75,15 @@ StreamProducer::OpenStream& StreamProducer::position(uint64_t epoch, int64_t str
   ctx.seed = filler_->seed();
   ctx.worker_id = worker_id_;
   ctx.num_workers = num_workers_;
-  s.stream = dataset_->open(ctx);
+  try {
+    s.stream = dataset_->open(ctx);
+  } catch (const std::exception& e) {
+    // As a failed sample at the stream's first position wanted, so that it
+    // ends the epoch the same way in the calling thread as in a worker.
+    open_.erase(stream);
+    throw workers::ItemFailed(
+        start, bad_sample_message(start, "stream " + std::to_string(stream) + ": opening it failed: " + e.what()));
+  }
   if (!s.stream)
     throw Error("ferry: " + dataset_->describe() + " opened no stream for stream " + std::to_string(stream));
   s.epoch = epoch;

@@ -21,6 +21,7 @@
 #include "loader/datasets/open_source.h"
 #include "loader/samplers/distributed_sampler.h"
 #include "python/src/py_dataset.h"
+#include "python/src/py_worker.h"
 #include "python/src/tensor.h"
 #include "transforms/image_pipeline.h"
 
@@ -181,7 +182,8 @@ class PyLoader {
       py::gil_scoped_acquire gil;
       if (PyErr_CheckSignals() != 0) throw InterruptedWait{};
     };
-    loader_ = std::make_unique<DataLoader>(input_.dataset, options_);
+    loader_ = input_.iterable ? std::make_unique<DataLoader>(input_.iterable, options_)
+                              : std::make_unique<DataLoader>(input_.dataset, options_);
   }
 
   ~PyLoader() {
@@ -189,7 +191,14 @@ class PyLoader {
     loader_.reset();
   }
 
-  int64_t size() const { return loader_->size(); }
+  int64_t size() const {
+    const int64_t n = loader_->size();
+    // As torch's DataLoader over an IterableDataset without __len__.
+    if (n < 0)
+      throw py::type_error("ferry: this DataLoader has no len(): it reads an iterable dataset (" +
+                           python_type_name(input_.python_dataset) + ") without __len__");
+    return n;
+  }
 
   /// Starts the next epoch; the returned token identifies its iterator.
   uint64_t start_epoch() {
@@ -397,7 +406,7 @@ LoaderInput loader_input(const py::object& dataset, const PythonDatasetArgs& arg
         "ferry: schema=, transforms= and worker_init_fn= are for Python datasets; a ferry.Dataset has its "
         "schema and pipeline, and its workers run no Python");
   const auto& d = dataset.cast<const PyDataset&>();
-  LoaderInput input{d.dataset, dataset, nullptr};
+  LoaderInput input{d.dataset, nullptr, dataset, nullptr};
   if (reshape) input.layout = released_with_gil(SampleLayout::of_schema(d.dataset->schema()));
   return input;
 }
@@ -426,9 +435,9 @@ std::unique_ptr<PyLoader> make_loader(const py::object& dataset, const py::objec
                                       uint64_t seed, int threads_per_worker, const std::string& on_bad_sample,
                                       const std::string& on_worker_failure, const py::object& rank,
                                       const py::object& world_size, const std::string& start_method,
-                                      const py::object& worker_executable, const py::object& collate_fn,
-                                      const py::object& worker_init_fn, const py::object& schema,
-                                      const py::object& transforms, const py::object& device) {
+                                      const py::object& worker_executable, const py::object& device,
+                                      const py::object& collate_fn, const py::object& worker_init_fn,
+                                      const py::object& schema, const py::object& transforms) {
   check_python_options(batch_size, num_workers, prefetch_factor, drop_last, timeout);
   LoaderOptions o;
   o.batch_size = batch_size.is_none() ? 1 : batch_size.cast<int64_t>();
@@ -556,8 +565,9 @@ void bind_loader(py::module_& m) {
       .def("__len__", [](EpochIterator& it) { return it.loader.cast<PyLoader&>().size(); });
 
   py::class_<PyLoader>(m, "DataLoader",
-                       "Batches from a ferry.Dataset or a map-style Python dataset (__len__,\n"
-                       "__getitem__), produced by worker processes into shared memory.\n\n"
+                       "Batches from a ferry.Dataset or a Python dataset, map-style (__len__,\n"
+                       "__getitem__) or iterable (__iter__; each worker reads its own iter(dataset)),\n"
+                       "produced by worker processes into shared memory.\n\n"
                        "Each iter() runs one epoch (the epoch number advances by itself; set_epoch()\n"
                        "overrides it). A batch of a ferry.Dataset is a dict {field: ferry.Tensor |\n"
                        "ferry.RaggedTensor}; a Python dataset's batch has its samples' structure.\n"

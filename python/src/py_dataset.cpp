@@ -15,6 +15,8 @@
 #include "loader/dataset_registry.h"
 #include "loader/detail/batch_filler.h"
 #include "loader/detail/spawn_payload.h"
+#include "loader/iterable_dataset.h"
+#include "python/src/py_dataset_core.h"
 #include "python/src/py_worker.h"
 #include "python/src/tensor.h"
 #include "trace/trace.h"
@@ -26,62 +28,24 @@ namespace ferry::python {
 
 namespace {
 
-// The DatasetSpec kind of Python datasets; its args are the pickled dataset.
-constexpr const char* kSpecKind = "python-map";
-
 bool g_bootstrapping = false;
-
-// Drops `p` with the GIL held, from whichever thread lets go of it last (the
-// engine's threads do not hold it).
-template <class T>
-std::shared_ptr<T> gil_released(std::shared_ptr<T> p) {
-  T* raw = p.get();
-  return std::shared_ptr<T>(raw, [keep = std::move(p)](T*) mutable {
-    if (!Py_IsInitialized()) {
-      new std::shared_ptr<T>(std::move(keep));  // the interpreter is gone: leak rather than crash
-      return;
-    }
-    py::gil_scoped_acquire gil;
-    keep.reset();
-  });
-}
-
-// Everything a worker needs to run the dataset; it travels to spawned
-// workers by pickle (spawn_payload) and is constant after construction.
-struct DatasetConfig {
-  py::object dataset;
-  std::shared_ptr<const SampleLayout> layout;
-  py::object worker_init_fn = py::none();
-  int num_workers = 0;
-  uint64_t seed = 0;
-  StartMethod start_method = StartMethod::kAuto;
-};
 
 class PyMapDataset final : public Dataset {
  public:
-  explicit PyMapDataset(DatasetConfig config) : c_(std::move(config)) {
-    size_ = int64_t(py::len(c_.dataset));
-    description_ = "Python dataset " + python_type_name(c_.dataset);
-    bad_sample_ = py::module_::import("ferry").attr("BadSample");
+  explicit PyMapDataset(DatasetConfig config) : core_(std::move(config)) {
+    size_ = int64_t(py::len(core_.config().dataset));
   }
 
   int64_t size() const override { return size_; }
-  Schema schema() const override { return c_.layout->schema(); }
-  std::string describe() const override { return description_; }
+  Schema schema() const override { return core_.config().layout->schema(); }
+  std::string describe() const override { return core_.description(); }
   void get(SampleContext& ctx, SampleWriter& out) override;
-  void open_in_worker(int worker_id) override;
-  DatasetSpec spec() const override;
+  void open_in_worker(int worker_id) override { core_.open_in_worker(worker_id); }
+  DatasetSpec spec() const override { return core_.spec(); }
 
  private:
-  [[noreturn]] void rethrow(py::error_already_set& e) const;
-  std::string payload() const;
-
-  DatasetConfig c_;
+  PythonDatasetCore core_;
   int64_t size_ = 0;
-  std::string description_;
-  py::object bad_sample_;
-  int worker_id_ = -1;
-  mutable bool warned_unspawnable_ = false;  // touched with the GIL held
 };
 
 void PyMapDataset::get(SampleContext& ctx, SampleWriter& out) {
@@ -93,76 +57,14 @@ void PyMapDataset::get(SampleContext& ctx, SampleWriter& out) {
       // For a Python dataset "read" is all of __getitem__.
       trace::ScopedStage read(trace::Stage::kRead);
       const py::int_ index(ctx.index);
-      sample = py::reinterpret_steal<py::object>(PyObject_GetItem(c_.dataset.ptr(), index.ptr()));
+      sample = py::reinterpret_steal<py::object>(PyObject_GetItem(core_.config().dataset.ptr(), index.ptr()));
     }
     if (!sample) throw py::error_already_set();
-    c_.layout->write(sample, ctx, out);
+    core_.config().layout->write(sample, ctx, out);
   } catch (py::error_already_set& e) {
-    rethrow(e);
+    core_.rethrow(e);
   }
-  if (worker_id_ >= 0) flush_std_streams();
-}
-
-void PyMapDataset::rethrow(py::error_already_set& e) const {
-  if (e.matches(bad_sample_)) throw BadSample(py::str(e.value()).cast<std::string>());
-  if (!e.matches(PyExc_Exception) && worker_id_ < 0)  // KeyboardInterrupt, SystemExit in this process
-    throw PythonInterrupt{std::make_shared<py::error_already_set>(std::move(e))};
-  throw std::runtime_error(python_error_report(e));
-}
-
-void PyMapDataset::open_in_worker(int worker_id) {
-  worker_id_ = worker_id;
-  if (worker_id < 0) return;  // num_workers=0: no worker info, as in PyTorch
-  py::gil_scoped_acquire gil;
-  try {
-    enter_worker(worker_id, c_.num_workers, detail::worker_seed(c_.seed, worker_id), c_.dataset);
-    if (!c_.worker_init_fn.is_none()) c_.worker_init_fn(worker_id);
-    flush_std_streams();
-  } catch (py::error_already_set& e) {
-    throw std::runtime_error("worker_init_fn or seeding the worker raised " + python_error_report(e));
-  }
-}
-
-std::string PyMapDataset::payload() const {
-  py::module_ pickle = py::module_::import("pickle");
-  py::dict transforms;
-  for (const auto& [name, spec] : c_.layout->transforms()) transforms[py::str(name)] = serialize_pipeline(spec);
-  // Two pickles: the worker prepares its main module (where the dataset's
-  // class may live) before it unpickles the second.
-  const py::bytes inner = pickle.attr("dumps")(py::make_tuple(c_.dataset, c_.layout->fields(), c_.layout->source(),
-                                                              transforms, c_.worker_init_fn, c_.num_workers, c_.seed),
-                                               -1);
-  return pickle.attr("dumps")(py::make_tuple(spawn_preparation(), inner), -1).cast<std::string>();
-}
-
-DatasetSpec PyMapDataset::spec() const {
-  // The engine asks before every pool start, also when it will fork; pickle
-  // only when the dataset may be spawned (auto spawns once threads run).
-  if (c_.start_method == StartMethod::kFork) return {};
-  if (c_.start_method == StartMethod::kAuto && detail::count_threads() <= 1) return {};
-  py::gil_scoped_acquire gil;
-  std::string why;
-  if (!importable_elsewhere(c_.dataset) || !importable_elsewhere(c_.worker_init_fn)) {
-    why = "its class or worker_init_fn is defined in an interactive __main__, which a fresh interpreter cannot import";
-  } else {
-    try {
-      return {kSpecKind, payload()};
-    } catch (py::error_already_set& e) {
-      why = "pickling it failed: " + python_error_line(e);
-    }
-  }
-  if (c_.start_method == StartMethod::kSpawn)
-    throw InvalidOption("ferry: start_method='spawn' sends the dataset to fresh Python interpreters by pickle, but " +
-                        why +
-                        ". Define the dataset class (and worker_init_fn) at module level, open files and other "
-                        "unpicklable members lazily in the worker (worker_init_fn or the first __getitem__), or use "
-                        "start_method='fork' from a process without threads.");
-  if (!warned_unspawnable_) {
-    warned_unspawnable_ = true;
-    const std::string text = "ferry: " + description_ + " cannot go to spawned workers: " + why;
-    if (PyErr_WarnEx(PyExc_RuntimeWarning, text.c_str(), 1) != 0) PyErr_Clear();
-  }
-  return {};
+  if (core_.worker_id() >= 0) flush_std_streams();
 }
 
 std::shared_ptr<Dataset> make_py_dataset(DatasetConfig config) {
@@ -192,22 +94,37 @@ Transforms parse_transforms(const py::object& given) {
 }
 
 // A sample read in the main process (schema inference) sees the generator
-// the loader's first epoch would give it.
-py::object read_sample(const py::object& dataset, int64_t index, uint64_t seed) {
+// the loader's first epoch would give it: dataset[index], or for an
+// iterable dataset the sample at `index` of iter(dataset) (as stream 0 of
+// num_workers=0 reads it).
+py::object read_sample(const py::object& dataset, bool iterable, int64_t index, uint64_t seed) {
   SampleContext ctx;
   ctx.index = index;
   ctx.seed = seed;
-  ctx.rng = Rng::for_sample(seed, 0, uint64_t(index));
-  SampleScope scope(ctx);
-  return dataset[py::int_(index)];
+  if (!iterable) {
+    ctx.rng = Rng::for_sample(seed, 0, uint64_t(index));
+    SampleScope scope(ctx);
+    return dataset[py::int_(index)];
+  }
+  py::iterator it = py::iter(dataset);
+  for (int64_t position = 0;; ++position, ++it) {
+    ctx.index = position;
+    ctx.rng = stream_sample_rng(seed, 0, 0, position);
+    SampleScope scope(ctx);
+    if (it == py::iterator::sentinel())
+      throw InvalidOption("ferry: iter(dataset) of " + python_type_name(dataset) + " yielded " +
+                          std::to_string(position) + " samples, none at position " + std::to_string(index) +
+                          " to infer the schema from; pass schema=");
+    if (position == index) return py::reinterpret_borrow<py::object>(*it);
+  }
 }
 
 // In a child of infer_in_child: dataset[0]'s layout, or what went wrong, pickled.
-std::string inferred_layout(const py::object& dataset, uint64_t seed) {
+std::string inferred_layout(const py::object& dataset, bool iterable, uint64_t seed) {
   py::module_ pickle = py::module_::import("pickle");
   py::tuple result;
   try {
-    auto layout = SampleLayout::infer(read_sample(dataset, 0, seed), 0);
+    auto layout = SampleLayout::infer(read_sample(dataset, iterable, 0, seed), 0);
     py::list origins;
     for (LeafOrigin o : layout->origins()) origins.append(int(o));
     result = py::make_tuple("layout", layout->fields(), origins);
@@ -229,7 +146,7 @@ std::string inferred_layout(const py::object& dataset, uint64_t seed) {
 // process runs none of the dataset's code before the workers start: no thread
 // pool started (torch's would turn every later start into a spawn), no file
 // opened lazily and then shared with forked workers; as torch's DataLoader.
-std::shared_ptr<SampleLayout> infer_in_child(const py::object& dataset, uint64_t seed) {
+std::shared_ptr<SampleLayout> infer_in_child(const py::object& dataset, bool iterable, uint64_t seed) {
   py::module_ os = py::module_::import("os");
   const auto fds = os.attr("pipe")().cast<std::pair<int, int>>();
   const int pid = os.attr("fork")().cast<int>();
@@ -238,7 +155,7 @@ std::shared_ptr<SampleLayout> infer_in_child(const py::object& dataset, uint64_t
     try {
       prctl(PR_SET_PDEATHSIG, SIGKILL);
       ::close(fds.first);
-      const std::string data = inferred_layout(dataset, seed);
+      const std::string data = inferred_layout(dataset, iterable, seed);
       size_t at = 0;
       while (at < data.size()) {
         const ssize_t n = ::write(fds.second, data.data() + at, data.size() - at);
@@ -272,7 +189,7 @@ std::shared_ptr<SampleLayout> infer_in_child(const py::object& dataset, uint64_t
   }
   if (data.empty())
     throw InvalidOption(
-        "ferry: reading dataset[0] to infer the schema killed the process that read it (" +
+        "ferry: reading the first sample to infer the schema killed the process that read it (" +
         (WIFSIGNALED(status) ? signal_name(WTERMSIG(status)) : "exit status " + std::to_string(WEXITSTATUS(status))) +
         "); run dataset[0] by hand to see why, or pass schema=");
   py::module_ pickle = py::module_::import("pickle");
@@ -280,7 +197,8 @@ std::shared_ptr<SampleLayout> infer_in_child(const py::object& dataset, uint64_t
   const auto kind = result[0].cast<std::string>();
   if (kind == "ferry") throw InvalidOption(result[1].cast<std::string>());
   if (kind == "python") {
-    const std::string report = "dataset[0], read to infer the schema, raised " + result[1].cast<std::string>();
+    const std::string report = std::string(iterable ? "the first sample of iter(dataset)" : "dataset[0]") +
+                               ", read to infer the schema, raised " + result[1].cast<std::string>();
     if (result[2].is_none()) throw std::runtime_error("ferry: " + report);
     py::object exception = pickle.attr("loads")(result[2]);
     if (py::hasattr(exception, "add_note")) exception.attr("add_note")(report);
@@ -294,16 +212,31 @@ std::shared_ptr<SampleLayout> infer_in_child(const py::object& dataset, uint64_t
   return layout;
 }
 
-void check_map_style(const py::object& dataset) {
-  const bool has_len = py::hasattr(dataset, "__len__");
-  if (py::hasattr(dataset, "__getitem__") && has_len) return;
-  if (py::hasattr(dataset, "__iter__"))
-    throw InvalidOption("ferry: " + python_type_name(dataset) +
-                        " is an iterable dataset (__iter__); ferry.DataLoader takes map-style datasets "
-                        "(__len__ and __getitem__) for now");
+bool is_torch_iterable(const py::object& dataset) {
+  // Only when torch is loaded already: ferry never imports it.
+  py::dict modules = py::module_::import("sys").attr("modules");
+  if (!modules.contains("torch.utils.data")) return false;
+  py::object base = modules["torch.utils.data"].attr("IterableDataset");
+  return py::isinstance(dataset, base);
+}
+
+// True for an iterable dataset (a torch IterableDataset, or an object with
+// __iter__ but not both __len__ and __getitem__), false for a map-style one;
+// throws for anything else.
+bool is_iterable_dataset(const py::object& dataset) {
+  const bool map_style = py::hasattr(dataset, "__getitem__") && py::hasattr(dataset, "__len__");
+  if (is_torch_iterable(dataset) || (!map_style && py::hasattr(dataset, "__iter__"))) {
+    if (py::hasattr(dataset, "__next__"))
+      throw InvalidOption("ferry: " + python_type_name(dataset) +
+                          " is an iterator, which can be read only once and would repeat itself in every worker; "
+                          "pass an iterable whose __iter__ starts a new pass (a class with __iter__, e.g. a "
+                          "torch.utils.data.IterableDataset)");
+    return true;
+  }
+  if (map_style) return false;
   throw InvalidOption(
-      "ferry: DataLoader needs a ferry dataset or a map-style Python dataset (__len__ and "
-      "__getitem__), got " +
+      "ferry: DataLoader needs a ferry dataset, a map-style Python dataset (__len__ and __getitem__) or an "
+      "iterable one (__iter__), got " +
       python_type_name(dataset));
 }
 
@@ -324,30 +257,17 @@ std::string worker_code() {
          "import ferry; sys.exit(ferry._serve_worker())\n";
 }
 
-// Rebuilds a dataset from PyMapDataset::payload() in a spawned worker.
-std::shared_ptr<Dataset> rebuild_in_worker(const std::string& args) {
+// Runs `make` on the config a spawned worker received, with the GIL and the
+// bootstrapping flag set; errors say how to make the dataset picklable.
+template <class Make>
+auto rebuild_in_worker(const std::string& args, Make make) {
   py::gil_scoped_acquire gil;
   g_bootstrapping = true;
   struct Reset {
     ~Reset() { g_bootstrapping = false; }
   } reset;
   try {
-    py::module_ pickle = py::module_::import("pickle");
-    const auto outer = pickle.attr("loads")(py::bytes(args)).cast<py::tuple>();
-    py::module_::import("multiprocessing.spawn").attr("prepare")(outer[0]);
-    const auto inner = pickle.attr("loads")(outer[1]).cast<py::tuple>();
-    auto layout = SampleLayout::declared(inner[1], inner[2].cast<std::string>());
-    Transforms transforms;
-    for (auto [name, text] : inner[3].cast<py::dict>())
-      transforms[name.cast<std::string>()] = parse_pipeline(text.cast<std::string>());
-    layout->apply(transforms);
-    DatasetConfig c;
-    c.dataset = inner[0];
-    c.layout = released_with_gil(std::move(layout));
-    c.worker_init_fn = inner[4];
-    c.num_workers = inner[5].cast<int>();
-    c.seed = inner[6].cast<uint64_t>();
-    return make_py_dataset(std::move(c));
+    return make(rebuild_config(args));
   } catch (py::error_already_set& e) {
     throw InvalidOption("unpickling the Python dataset failed: " + python_error_report(e) +
                         "\nIts classes must be importable in a fresh interpreter: define them in a module or in the "
@@ -377,17 +297,17 @@ std::shared_ptr<const SampleLayout> released_with_gil(std::shared_ptr<SampleLayo
 bool in_worker_bootstrap() { return g_bootstrapping; }
 
 LoaderInput python_dataset_input(py::object dataset, const PythonDatasetArgs& args, LoaderOptions& options) {
-  check_map_style(dataset);
+  const bool iterable = is_iterable_dataset(dataset);
   const Transforms transforms = parse_transforms(args.transforms);
   std::shared_ptr<SampleLayout> layout;
   if (!args.schema.is_none()) {
     layout = SampleLayout::declared(args.schema);
   } else {
-    if (py::len(dataset) == 0)
+    if (!iterable && py::len(dataset) == 0)
       throw InvalidOption("ferry: the dataset has no samples to infer the schema from; pass schema=");
     // In a child while this process may still fork its workers.
-    layout = detail::count_threads() <= 1 ? infer_in_child(dataset, options.seed)
-                                          : SampleLayout::infer(read_sample(dataset, 0, options.seed), 0);
+    layout = detail::count_threads() <= 1 ? infer_in_child(dataset, iterable, options.seed)
+                                          : SampleLayout::infer(read_sample(dataset, iterable, 0, options.seed), 0);
   }
   layout->apply(transforms);
   DatasetConfig c;
@@ -397,7 +317,13 @@ LoaderInput python_dataset_input(py::object dataset, const PythonDatasetArgs& ar
   c.num_workers = options.num_workers;
   c.seed = options.seed;
   c.start_method = options.start_method;
-  LoaderInput input{make_py_dataset(c), dataset, c.layout};
+  c.iterable = iterable;
+  LoaderInput input{nullptr, nullptr, dataset, c.layout};
+  if (iterable) {
+    input.iterable = make_py_iterable(c);
+  } else {
+    input.dataset = make_py_dataset(c);
+  }
   options.fork_hooks = python_fork_hooks();
   options.worker_executable = worker_program(args.interpreter);
   options.worker_args = {"-c", worker_code()};
@@ -421,14 +347,22 @@ py::object BatchConverter::operator()(const Batch& batch) const {
 }
 
 void bind_python_datasets(py::module_& m) {
-  register_dataset(kSpecKind, rebuild_in_worker);
+  register_dataset(kMapSpecKind, [](const std::string& args) {
+    return rebuild_in_worker(args, [](DatasetConfig c) { return make_py_dataset(std::move(c)); });
+  });
+  register_iterable_dataset(kIterableSpecKind, [](const std::string& args) {
+    return rebuild_in_worker(args, [](DatasetConfig c) {
+      c.iterable = true;
+      return make_py_iterable(std::move(c));
+    });
+  });
   bind_sample_layout(m);
   bind_worker_api(m);
   m.def(
       "infer_schema",
       [](const py::object& dataset, int64_t index, uint64_t seed) {
-        check_map_style(dataset);
-        return SampleLayout::infer(read_sample(dataset, index, seed), index)->fields();
+        const bool iterable = is_iterable_dataset(dataset);
+        return SampleLayout::infer(read_sample(dataset, iterable, index, seed), index)->fields();
       },
       py::arg("dataset"), py::kw_only(), py::arg("index") = 0, py::arg("seed") = 0,
       "The schema DataLoader infers from dataset[index]: a structure shaped like the sample\n"

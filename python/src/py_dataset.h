@@ -1,11 +1,14 @@
 #pragma once
-/// Python map-style datasets in ferry's workers.
+/// Python datasets in ferry's workers.
 ///
 /// Any object with __len__ and __getitem__ (a torch.utils.data.Dataset
 /// subclass, Subset, ConcatDataset, a plain class; torch is not needed)
 /// becomes a ferry::Dataset whose get() calls dataset[index] with the GIL
 /// and writes the sample straight into its place in the batch slot
-/// (SampleLayout). Workers are Python interpreters too:
+/// (SampleLayout). An iterable one (__iter__; a torch IterableDataset)
+/// becomes a ferry::IterableDataset of one stream per worker, each worker
+/// reading its own iter(dataset), as torch's DataLoader runs it (split the
+/// data with get_worker_info()). Workers are Python interpreters too:
 ///
 ///   fork   the child is a copy of this interpreter, prepared as os.fork()
 ///          does (PyOS_BeforeFork / AfterFork_Child through the loader's
@@ -27,6 +30,7 @@
 
 #include "loader/batch.h"
 #include "loader/dataset.h"
+#include "loader/iterable_dataset.h"
 #include "loader/options.h"
 #include "python/src/sample_layout.h"
 
@@ -50,12 +54,14 @@ struct PythonDatasetArgs {
 
 /// A dataset as the loader binding runs it.
 struct LoaderInput {
-  std::shared_ptr<Dataset> dataset;            ///< what the engine runs
+  std::shared_ptr<Dataset> dataset;            ///< what the engine runs (map-style), or
+  std::shared_ptr<IterableDataset> iterable;   ///< this (iterable), the other null
   pybind11::object python_dataset;             ///< what DataLoader.dataset returns
   std::shared_ptr<const SampleLayout> layout;  ///< null: batches are {field: tensor} dicts
 };
 
-/// Wraps a Python dataset, reading dataset[0] unless `args.schema` is given.
+/// Wraps a Python dataset, reading its first sample (dataset[0], or the first
+/// of iter(dataset)) unless `args.schema` is given.
 /// Sets what its workers need in `options` (fork hooks, the interpreter as
 /// the spawn worker program); call it after the other options are set.
 LoaderInput python_dataset_input(pybind11::object dataset, const PythonDatasetArgs& args, LoaderOptions& options);

@@ -165,3 +165,50 @@ class UsesTheInterpreter:
         t.join(10)
         out = subprocess.run([sys.executable, "-c", "print(7)"], capture_output=True, text=True, timeout=30).stdout
         return {"pid": os.getpid(), "half": float(box[0]), "child": int(out)}
+
+
+class Sharded:
+    """Iterable: values 0..n-1, split across workers with get_worker_info()
+    as PyTorch documents (worker w of W yields w, w + W, ...). Each sample
+    carries a draw from ferry.sample_rng(). `fail_at`: that value raises;
+    `kill_at`: that value SIGKILLs its worker the first time (the marker
+    file remembers). With `length`, the dataset has a __len__."""
+
+    def __init__(self, n=23, fail_at=None, kill_at=None, marker=None, length=False):
+        self.n, self.fail_at, self.kill_at, self.marker, self.length = n, fail_at, kill_at, marker, length
+
+    def __len__(self):
+        if not self.length:
+            raise TypeError("Sharded has no length")
+        return self.n
+
+    def __iter__(self):
+        info = ferry.get_worker_info()
+        start, step = (0, 1) if info is None else (info.id, info.num_workers)
+        for v in range(start, self.n, step):
+            if v == self.fail_at:
+                self.broken_helper(v)
+            if v == self.kill_at and not os.path.exists(self.marker):
+                open(self.marker, "w").close()
+                os.kill(os.getpid(), signal.SIGKILL)
+            yield {"x": np.full(3, v, np.float32), "v": v, "r": ferry.sample_rng().random(2), "name": f"s{v}"}
+
+    def broken_helper(self, v):
+        raise KeyError(f"value {v} is broken on purpose")
+
+
+class Unsharded:
+    """Iterable that ignores get_worker_info(): every worker yields it all."""
+
+    def __init__(self, n=6):
+        self.n = n
+
+    def __iter__(self):
+        return iter([np.int64(v) for v in range(self.n)])
+
+
+class FailsToStart:
+    """Iterable whose __iter__ itself raises."""
+
+    def __iter__(self):
+        raise OSError("the shard list is unreachable")

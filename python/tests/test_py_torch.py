@@ -25,7 +25,7 @@ pytestmark = pytest.mark.skipif(not venv_has_torch(), reason="no .venv with torc
 SCRIPT = textwrap.dedent("""
     import json, sys
     import numpy as np, torch, ferry
-    from torch.utils.data import ConcatDataset, Dataset, Subset, TensorDataset, default_collate
+    from torch.utils.data import ConcatDataset, Dataset, IterableDataset, Subset, TensorDataset, default_collate
 
     class Noisy(Dataset):
         def __len__(self):
@@ -40,6 +40,16 @@ SCRIPT = textwrap.dedent("""
     def epoch(loader):
         return [(b["i"].numpy().tolist(), torch.from_dlpack(b["x"]).numpy().tobytes().hex(), torch.from_dlpack(b["half"]).float().tolist(),
                  torch.from_dlpack(b["flag"]).tolist(), b["worker"].numpy().tolist(), b["global"].numpy().tolist()) for b in loader]
+
+    class Counting(IterableDataset):
+        # PyTorch's documented pattern; its __len__ does not make it map-style.
+        def __len__(self):
+            return 10
+
+        def __iter__(self):
+            info = torch.utils.data.get_worker_info()
+            start, step = (0, 1) if info is None else (info.id, info.num_workers)
+            return iter([torch.tensor(v) for v in range(start, 10, step)])
 
     if __name__ == "__main__":
         data = ConcatDataset([Subset(Noisy(), range(5, 15)), Noisy()])
@@ -60,6 +70,9 @@ SCRIPT = textwrap.dedent("""
             list(ferry.DataLoader(Grad()))
         except ferry.Error as e:
             out["grad_error"] = str(e)
+        for name, kw in {"iterable_w0": {}, "iterable_w2": {"num_workers": 2}}.items():
+            loader = ferry.DataLoader(Counting(), batch_size=3, **kw)
+            out[name] = [len(loader), [torch.from_dlpack(b).tolist() for b in loader]]
         print(json.dumps(out))
 """)
 
@@ -99,3 +112,9 @@ def test_tensor_datasets_and_default_collate(results):
 
 def test_a_tensor_that_requires_grad_is_refused_naming_the_field(results):
     assert "field 'sample'" in results["grad_error"] and "grad" in results["grad_error"]
+
+
+def test_a_torch_iterable_dataset_is_read_per_worker_round_robin(results):
+    assert results["iterable_w0"] == [4, [[0, 1, 2], [3, 4, 5], [6, 7, 8], [9]]]
+    # As torch's DataLoader: batch 0 of worker 0, batch 0 of worker 1, ...
+    assert results["iterable_w2"] == [4, [[0, 2, 4], [1, 3, 5], [6, 8], [7, 9]]]

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -114,6 +115,33 @@ TEST(Iterable, EveryWorkerCountGivesTheSameBatchesRoundRobinOverTheStreams) {
     }
   }
   EXPECT_EQ(testing::wait_until_clean(before), "");
+}
+
+TEST(Iterable, DropLastDropsEachStreamsShortLastBatchOnly) {
+  // Streams of 10 (4+4+2), 8 (ends at a boundary), 3 (only a short batch), 0.
+  auto ds = std::make_shared<CountingStreams>(std::vector<int64_t>{10, 8, 3, 0});
+  std::vector<std::pair<int64_t, int64_t>> want;
+  for (int64_t p = 0; p < 8; ++p) want.emplace_back(0, p);
+  for (int64_t p = 0; p < 8; ++p) want.emplace_back(1, p);
+  std::sort(want.begin(), want.end());
+  for (int workers : {0, 2, 3}) {
+    LoaderOptions o = options(workers);
+    o.drop_last = true;
+    DataLoader loader(ds, o);
+    for (int epoch = 0; epoch < 2; ++epoch) {
+      int64_t batches = 0;
+      std::vector<std::pair<int64_t, int64_t>> got;
+      for (auto& b : loader) {
+        EXPECT_EQ(b.size(), 4) << "workers=" << workers;
+        ++batches;
+        for (int64_t i = 0; i < b.size(); ++i)
+          got.emplace_back(b["stream"].data_as<int64_t>()[i], b["position"].data_as<int64_t>()[i]);
+      }
+      std::sort(got.begin(), got.end());
+      EXPECT_EQ(batches, 4) << "workers=" << workers;
+      EXPECT_EQ(got, want) << "workers=" << workers << " epoch " << epoch;
+    }
+  }
 }
 
 TEST(Iterable, AsCompletedStillYieldsEverySampleOnce) {
