@@ -16,7 +16,8 @@ namespace py = pybind11;
 namespace ferry::python {
 
 PythonDatasetCore::PythonDatasetCore(DatasetConfig config) : c_(std::move(config)) {
-  description_ = std::string(c_.iterable ? "Python iterable dataset " : "Python dataset ") + python_type_name(c_.dataset);
+  description_ =
+      std::string(c_.iterable ? "Python iterable dataset " : "Python dataset ") + python_type_name(c_.dataset);
   bad_sample_ = py::module_::import("ferry").attr("BadSample");
 }
 

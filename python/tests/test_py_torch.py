@@ -73,6 +73,8 @@ SCRIPT = textwrap.dedent("""
         for name, kw in {"iterable_w0": {}, "iterable_w2": {"num_workers": 2}}.items():
             loader = ferry.DataLoader(Counting(), batch_size=3, **kw)
             out[name] = [len(loader), [torch.from_dlpack(b).tolist() for b in loader]]
+        reference = torch.utils.data.DataLoader(Counting(), batch_size=3, num_workers=2)
+        out["iterable_torch_w2"] = [len(reference), [b.tolist() for b in reference]]
         print(json.dumps(out))
 """)
 
@@ -118,3 +120,4 @@ def test_a_torch_iterable_dataset_is_read_per_worker_round_robin(results):
     assert results["iterable_w0"] == [4, [[0, 1, 2], [3, 4, 5], [6, 7, 8], [9]]]
     # As torch's DataLoader: batch 0 of worker 0, batch 0 of worker 1, ...
     assert results["iterable_w2"] == [4, [[0, 2, 4], [1, 3, 5], [6, 8], [7, 9]]]
+    assert results["iterable_w2"] == results["iterable_torch_w2"]

@@ -19,6 +19,7 @@
 #include "loader/data_loader.h"
 #include "loader/datasets/image_dataset.h"
 #include "loader/datasets/open_source.h"
+#include "tools/cli/cli.h"
 #include "transforms/image_pipeline.h"
 
 namespace {
@@ -31,27 +32,21 @@ struct Args {
   int size = 64;
 };
 
-Args parse(int argc, char** argv) {
-  Args a;
-  for (int i = 1; i < argc; ++i) {
-    const std::string k = argv[i];
-    if (i + 1 >= argc) throw std::invalid_argument("missing value after " + k);
-    const std::string v = argv[++i];
-    if (k == "--data")
-      a.data = v;
-    else if (k == "--steps")
-      a.steps = std::stoi(v);
-    else if (k == "--batch-size")
-      a.batch_size = std::stoi(v);
-    else if (k == "--workers")
-      a.workers = std::stoi(v);
-    else if (k == "--size")
-      a.size = std::stoi(v);
-    else
-      throw std::invalid_argument("unknown option " + k);
-  }
-  if (a.data.empty()) throw std::invalid_argument("--data DIR is required");
-  return a;
+// Declares the flags into `app`, each once with its range and help.
+void declare_flags(CLI::App& app, Args& a) {
+  using ferry::cli::integer_in;
+  app.add_option("--data", a.data, "an ImageFolder (or any source open_source takes)")
+      ->type_name("DIR")
+      ->required()
+      ->check(CLI::ExistingPath);
+  app.add_option("--steps", a.steps, "optimizer steps")->check(integer_in(1, 100'000'000))->capture_default_str();
+  app.add_option("--batch-size", a.batch_size, "samples per batch")->check(integer_in(1, 65536))->capture_default_str();
+  app.add_option("--workers", a.workers, "worker processes (0: the calling thread)")
+      ->check(integer_in(0, 1024))
+      ->capture_default_str();
+  app.add_option("--size", a.size, "the train pipeline's output size")
+      ->check(integer_in(8, 4096))
+      ->capture_default_str();
 }
 
 torch::Dtype torch_dtype(ferry::DType t) {
@@ -111,8 +106,12 @@ torch::nn::Sequential small_cnn(int64_t classes) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  Args args;
+  CLI::App app{"Trains a small CNN with libtorch on the CPU, fed by ferry's DataLoader without copies.",
+               "ferry-train-example-cpp"};
+  declare_flags(app, args);
+  if (const auto status = ferry::cli::parse(app, argc, argv)) return *status;
   try {
-    const Args args = parse(argc, argv);
     const torch::Device device(torch::kCPU);
     auto source = ferry::open_source(args.data);
     const int64_t classes = source->num_classes();
