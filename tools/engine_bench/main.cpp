@@ -69,9 +69,10 @@ struct Run {
   double main_cpu_per_batch;  // seconds
 };
 
-Run run_epoch(const std::shared_ptr<ferry::Dataset>& ds, int workers, int64_t batch) {
+Run run_epoch(const std::shared_ptr<ferry::Dataset>& ds, int workers, int64_t batch, int prefetch) {
   ferry::LoaderOptions o;
   o.batch_size = batch;
+  o.prefetch_factor = prefetch;
   o.num_workers = workers;
   o.persistent_workers = workers > 0;
   ferry::DataLoader loader(ds, o);
@@ -91,7 +92,7 @@ Run run_epoch(const std::shared_ptr<ferry::Dataset>& ds, int workers, int64_t ba
 
 int main(int argc, char** argv) {
   int64_t sample_kb = 600, batch = 64;
-  int batches = 100, rounds = 7;
+  int batches = 100, rounds = 7, prefetch = ferry::LoaderOptions{}.prefetch_factor;
   CLI::App app{
       "The engine's own cost per batch: the same batches made in the calling thread and by 1 and 2 worker "
       "processes, alternating, medians.",
@@ -108,19 +109,24 @@ int main(int argc, char** argv) {
   app.add_option("--rounds", rounds, "alternating rounds")
       ->check(ferry::cli::integer_in(1, 1000))
       ->capture_default_str();
+  app.add_option("--prefetch-factor", prefetch, "batches in flight per worker (the loader's option)")
+      ->check(ferry::cli::integer_in(1, 64))
+      ->capture_default_str();
   if (const auto status = ferry::cli::parse(app, argc, argv)) return *status;
   auto ds = std::make_shared<BytesDataset>(batch * batches, sample_kb * 1000 / 8 * 8);
   std::vector<double> tp[3], cpu[3];
   for (int r = 0; r < rounds; ++r)
     for (int w = 0; w < 3; ++w) {
-      const Run run = run_epoch(ds, w, batch);
+      const Run run = run_epoch(ds, w, batch, prefetch);
       tp[w].push_back(run.batches_per_second);
       cpu[w].push_back(run.main_cpu_per_batch);
     }
   const double in_process = median(tp[0]), one = median(tp[1]), two = median(tp[2]);
   const double mb = double(batch) * double(sample_kb) / 1000.0;
-  std::printf("batch: %lld samples x %lld KB = %.1f MB; %d batches per run, median of %d alternating rounds\n",
-              (long long)batch, (long long)sample_kb, mb, batches, rounds);
+  std::printf(
+      "batch: %lld samples x %lld KB = %.1f MB; %d batches per run, prefetch_factor %d, median of %d alternating "
+      "rounds\n",
+      (long long)batch, (long long)sample_kb, mb, batches, prefetch, rounds);
   std::printf(
       "| producer | batches/s | GB/s | per batch (ms) | main-process CPU per batch (us) "
       "|\n|---|---:|---:|---:|---:|\n");
