@@ -212,3 +212,19 @@ class FailsToStart:
 
     def __iter__(self):
         raise OSError("the shard list is unreachable")
+
+
+class BlocksAfter:
+    """Iterable: worker 0 (or the calling thread) yields `first` values, then
+    every reader blocks opening `fifo` (a FIFO nobody writes); other workers
+    block at once."""
+
+    def __init__(self, fifo, first=4):
+        self.fifo, self.first = str(fifo), first
+
+    def __iter__(self):
+        info = ferry.get_worker_info()
+        if info is None or info.id == 0:
+            yield from (np.int64(v) for v in range(self.first))
+        with open(self.fifo, "rb") as f:
+            yield np.int64(len(f.read()))

@@ -1,12 +1,17 @@
 """Iterable Python datasets (__iter__): each worker reads its own
 iter(dataset), batches come round-robin over the workers as in torch's
 DataLoader, with ferry's guarantees (exact respawn, resume, clean ends)."""
+import os
+import signal
+import threading
+import time
+
 import numpy as np
 import pytest
 
 import ferry
 import pydatasets
-from conftest import assert_clean, census
+from conftest import assert_clean, assert_gone, census
 
 
 def values(batches):
@@ -136,3 +141,36 @@ def test_batch_size_none_yields_single_samples():
     samples = list(ferry.DataLoader(pydatasets.Sharded(5), batch_size=None, num_workers=2))
     assert [int(np.from_dlpack(s["v"])) for s in samples] == [0, 1, 2, 3, 4]  # worker 0, 1, 0, 1, 0
     assert samples[1]["name"] == "s1" and samples[1]["x"].shape == (3,)
+
+
+def test_in_order_false_still_yields_every_sample_once():
+    loader = ferry.DataLoader(pydatasets.Sharded(37), batch_size=4, num_workers=3, in_order=False)
+    for _ in range(2):
+        assert sorted(values(loader)) == list(range(37))
+
+
+def test_a_stuck_worker_is_a_timeout_and_sigint_while_waiting_stops_the_workers(tmp_path):
+    fifo = tmp_path / "never-written"
+    os.mkfifo(fifo)
+    schema = ferry.Field("int64")
+    before = census()
+    loader = ferry.DataLoader(pydatasets.BlocksAfter(fifo), batch_size=2, num_workers=2, timeout=1.0, schema=schema)
+    t0 = time.monotonic()
+    with pytest.raises(ferry.Timeout):
+        list(loader)
+    assert time.monotonic() - t0 < 30
+    del loader
+    assert_clean(before)
+
+    loader = ferry.DataLoader(pydatasets.BlocksAfter(fifo), batch_size=2, num_workers=2, schema=schema)
+    it = iter(loader)
+    assert np.from_dlpack(next(it)).tolist() == [0, 1]  # worker 0's first batch; worker 1 is stuck
+    pids = loader.worker_pids()
+    timer = threading.Timer(0.3, signal.pthread_kill, (threading.main_thread().ident, signal.SIGINT))
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        for _ in it:
+            pass
+    timer.join()
+    assert loader.worker_pids() == []
+    assert_gone(pids)
