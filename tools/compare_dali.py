@@ -23,14 +23,14 @@ worker start), with the same peak RSS/PSS sampling of the process tree.
 """
 import argparse
 import importlib.util
-import json
 import math
 import os
 import subprocess
 import sys
 import time
 
-from comparison import add_arguments, checked_pipelines, ferry_cmd, print_medians, run_rounds
+from comparison import (add_arguments, checked_pipelines, ferry_cmd, print_child_report, print_medians, run_rounds,
+                        write_json)
 
 DALI_PACKAGE = "nvidia-dali-cuda130"
 MEAN = [0.485 * 255, 0.456 * 255, 0.406 * 255]
@@ -81,8 +81,7 @@ def dali_child(args):
             left -= args.batch_size
     wall = time.perf_counter() - start
     cpu = time.process_time() - cpu_start
-    print(json.dumps({"images": images, "wall_s": wall, "images_per_s": images / wall, "cpu_s": cpu,
-                      "images_per_cpu_s": images / cpu if cpu > 0 else 0}), flush=True)
+    print_child_report(images, wall, cpu)
 
 
 def dali_cmd(a, pipeline, seed):
@@ -122,7 +121,7 @@ def main():
     print()
     print(f"{a.rounds} alternating rounds, {a.workers} workers (ferry processes, DALI threads), batch {a.batch_size}, "
           f"{a.epochs} epoch(s) per run, medians; data {a.data}")
-    print_medians(a, pipelines, ("ferry", "dali"), ("ferry", "DALI"), runs)
+    write_json(a, runs, print_medians(pipelines, ("ferry", "dali"), ("ferry", "DALI"), runs))
 
 
 if __name__ == "__main__":

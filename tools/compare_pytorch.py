@@ -36,13 +36,12 @@ process and all its descendants, and keeps the peaks. RSS counts shared
 batch memory once per process that maps it; PSS splits it among them.
 """
 import argparse
-import json
 import os
 import sys
 import time
-from types import SimpleNamespace
 
-from comparison import ROOT, add_arguments, checked_pipelines, ferry_cmd, print_medians, process_cpu_seconds, run_rounds
+from comparison import (ROOT, add_arguments, checked_pipelines, ferry_cmd, print_medians, print_child_report,
+                        process_cpu_seconds, run_rounds, write_json)
 
 
 # --------------------------------------------------------------------------
@@ -100,8 +99,7 @@ def timed_epochs(loader, epochs, worker_pids_of, images_of, deliver=None):
     wall = time.perf_counter() - start
     # Workers are persistent and still alive: their whole CPU time lies in the window.
     cpu = time.process_time() - cpu_start + sum(process_cpu_seconds(pid) for pid in worker_pids)
-    print(json.dumps({"images": images, "wall_s": wall, "images_per_s": images / wall, "cpu_s": cpu,
-                      "images_per_cpu_s": images / cpu if cpu > 0 else 0}), flush=True)
+    print_child_report(images, wall, cpu)
 
 
 # --------------------------------------------------------------------------
@@ -234,8 +232,6 @@ def main():
     def command(tool, pipeline, seed):
         return ferry_cmd(a, pipeline, seed, a.device) if tool == "ferry" else torch_cmd(a, pipeline, seed)
 
-    # One JSON file for every table: each print_medians call gets no a.json.
-    quiet = SimpleNamespace(**{**vars(a), "json": None})
     runs, medians = {}, {}
     if pipelines:
         runs.update(run_rounds(a, pipelines, ("ferry", "torch"), command, "compare_pytorch"))
@@ -247,15 +243,12 @@ def main():
     print(f"{a.rounds} alternating rounds, {a.workers} workers, batch {a.batch_size}, {a.epochs} epoch(s) per run, "
           f"device {a.device}, medians; data {a.data}")
     if pipelines:
-        medians.update(print_medians(quiet, pipelines, ("ferry", "torch"), ("ferry", "torch"), runs))
+        medians.update(print_medians(pipelines, ("ferry", "torch"), ("ferry", "torch"), runs))
     for case in python_cases:
         tools = PYTHON_CASE_TOOLS[case]
         print()
-        medians.update(print_medians(quiet, [case], tools, tools, runs))
-    if a.json:
-        with open(a.json, "w") as fh:
-            json.dump({"args": vars(a), "runs": {f"{k[0]}/{k[1]}": v for k, v in runs.items()}, "medians": medians},
-                      fh, indent=2)
+        medians.update(print_medians([case], tools, tools, runs))
+    write_json(a, runs, medians)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,12 @@ def process_cpu_seconds(pid):
 # --------------------------------------------------------------------------
 # Measuring a process tree from outside.
 # --------------------------------------------------------------------------
+def print_child_report(images, wall, cpu):
+    """A child run's report, the one JSON line measured_run() reads."""
+    print(json.dumps({"images": images, "wall_s": wall, "images_per_s": images / wall, "cpu_s": cpu,
+                      "images_per_cpu_s": images / cpu if cpu > 0 else 0}), flush=True)
+
+
 def _children_map():
     children = {}
     for name in os.listdir("/proc"):
@@ -160,9 +166,9 @@ def run_rounds(a, pipelines, tools, command, prog):
     return runs
 
 
-def print_medians(a, pipelines, tools, names, runs):
+def print_medians(pipelines, tools, names, runs):
     """The table of medians, ferry (tools[0]) against the other (tools[1]),
-    named `names`; writes everything to a.json when given. Returns the medians."""
+    named `names`. Returns the medians by pipeline."""
     ours, theirs = tools
     n1, n2 = names
 
@@ -184,8 +190,12 @@ def print_medians(a, pipelines, tools, names, runs):
         print(f"| {pl} | {f:.1f} | {t:.1f} | {row['ratio']:.2f}x | {fc:.1f} | {tc:.1f} | {row['cpu_ratio']:.2f}x "
               f"| {mib(row['peak_rss_bytes'][ours])} | {mib(row['peak_rss_bytes'][theirs])} "
               f"| {mib(row['peak_pss_bytes'][ours])} | {mib(row['peak_pss_bytes'][theirs])} |")
+    return summary
+
+
+def write_json(a, runs, medians):
+    """Every run and the medians to a.json, when given."""
     if a.json:
         with open(a.json, "w") as fh:
-            json.dump({"args": vars(a), "runs": {f"{k[0]}/{k[1]}": v for k, v in runs.items()}, "medians": summary},
+            json.dump({"args": vars(a), "runs": {f"{k[0]}/{k[1]}": v for k, v in runs.items()}, "medians": medians},
                       fh, indent=2)
-    return summary
