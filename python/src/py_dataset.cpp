@@ -19,7 +19,6 @@
 #include "python/src/py_dataset_core.h"
 #include "python/src/py_worker.h"
 #include "python/src/tensor.h"
-#include "trace/trace.h"
 #include "workers/spawned_worker.h"
 
 namespace py = pybind11;
@@ -49,22 +48,10 @@ class PyMapDataset final : public Dataset {
 };
 
 void PyMapDataset::get(SampleContext& ctx, SampleWriter& out) {
-  py::gil_scoped_acquire gil;
-  SampleScope scope(ctx);
-  try {
-    py::object sample;
-    {
-      // For a Python dataset "read" is all of __getitem__.
-      trace::ScopedStage read(trace::Stage::kRead);
-      const py::int_ index(ctx.index);
-      sample = py::reinterpret_steal<py::object>(PyObject_GetItem(core_.config().dataset.ptr(), index.ptr()));
-    }
-    if (!sample) throw py::error_already_set();
-    core_.config().layout->write(sample, ctx, out);
-  } catch (py::error_already_set& e) {
-    core_.rethrow(e);
-  }
-  if (core_.worker_id() >= 0) flush_std_streams();
+  core_.write_sample(ctx, out, [&] {
+    const py::int_ index(ctx.index);
+    return PyObject_GetItem(core_.config().dataset.ptr(), index.ptr());
+  });
 }
 
 std::shared_ptr<Dataset> make_py_dataset(DatasetConfig config) {
@@ -317,7 +304,6 @@ LoaderInput python_dataset_input(py::object dataset, const PythonDatasetArgs& ar
   c.num_workers = options.num_workers;
   c.seed = options.seed;
   c.start_method = options.start_method;
-  c.iterable = iterable;
   LoaderInput input{nullptr, nullptr, dataset, c.layout};
   if (iterable) {
     input.iterable = make_py_iterable(c);
@@ -351,10 +337,7 @@ void bind_python_datasets(py::module_& m) {
     return rebuild_in_worker(args, [](DatasetConfig c) { return make_py_dataset(std::move(c)); });
   });
   register_iterable_dataset(kIterableSpecKind, [](const std::string& args) {
-    return rebuild_in_worker(args, [](DatasetConfig c) {
-      c.iterable = true;
-      return make_py_iterable(std::move(c));
-    });
+    return rebuild_in_worker(args, [](DatasetConfig c) { return make_py_iterable(std::move(c)); });
   });
   bind_sample_layout(m);
   bind_worker_api(m);

@@ -10,7 +10,9 @@
 #include "loader/dataset.h"
 #include "loader/iterable_dataset.h"
 #include "loader/options.h"
+#include "python/src/py_worker.h"
 #include "python/src/sample_layout.h"
+#include "trace/trace.h"
 
 namespace ferry::python {
 
@@ -64,6 +66,33 @@ class PythonDatasetCore {
   [[noreturn]] void rethrow(pybind11::error_already_set& e) const;
   // The pickled config for a spawned worker, or {} where the loader will fork.
   DatasetSpec spec() const;
+
+  // One sample: takes the GIL, calls `fetch` (a new reference, or null: an
+  // error when Python has one set, else there is no sample) within the
+  // sample's scope (sample_rng) and the read stage, writes what it returned
+  // into `out`. False when there was no sample.
+  template <class Fetch>
+  bool write_sample(SampleContext& ctx, SampleWriter& out, Fetch fetch) const {
+    pybind11::gil_scoped_acquire gil;
+    SampleScope scope(ctx);
+    try {
+      pybind11::object sample;
+      {
+        // For a Python dataset "read" is all of __getitem__ or the iterator's step.
+        trace::ScopedStage read(trace::Stage::kRead);
+        sample = pybind11::reinterpret_steal<pybind11::object>(fetch());
+      }
+      if (!sample) {
+        if (PyErr_Occurred()) throw pybind11::error_already_set();
+        return false;
+      }
+      c_.layout->write(sample, ctx, out);
+    } catch (pybind11::error_already_set& e) {
+      rethrow(e);
+    }
+    if (worker_id_ >= 0) flush_std_streams();  // a worker ends with _exit()
+    return true;
+  }
 
  private:
   std::string payload() const;

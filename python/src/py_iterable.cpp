@@ -10,8 +10,6 @@
 #include "base/error.h"
 #include "loader/iterable_dataset.h"
 #include "python/src/py_dataset_core.h"
-#include "python/src/py_worker.h"
-#include "trace/trace.h"
 
 namespace py = pybind11;
 
@@ -33,25 +31,7 @@ class PyStream final : public SampleStream {
   }
 
   bool next(SampleContext& ctx, SampleWriter& out) override {
-    py::gil_scoped_acquire gil;
-    SampleScope scope(ctx);
-    try {
-      py::object sample;
-      {
-        // For a Python dataset "read" is all of its iterator's step.
-        trace::ScopedStage read(trace::Stage::kRead);
-        sample = py::reinterpret_steal<py::object>(PyIter_Next(it_.ptr()));
-      }
-      if (!sample) {
-        if (PyErr_Occurred()) throw py::error_already_set();
-        return false;
-      }
-      core_.config().layout->write(sample, ctx, out);
-    } catch (py::error_already_set& e) {
-      core_.rethrow(e);
-    }
-    if (core_.worker_id() >= 0) flush_std_streams();
-    return true;
+    return core_.write_sample(ctx, out, [this] { return PyIter_Next(it_.ptr()); });
   }
 
  private:
@@ -98,6 +78,7 @@ class PyIterableDataset final : public IterableDataset {
 }  // namespace
 
 std::shared_ptr<IterableDataset> make_py_iterable(DatasetConfig config) {
+  config.iterable = true;  // its spec() names the iterable kind
   return gil_released(std::shared_ptr<IterableDataset>(std::make_shared<PyIterableDataset>(std::move(config))));
 }
 
