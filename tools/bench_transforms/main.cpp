@@ -152,6 +152,79 @@ void run_pass(Mode& m) {
   m.wall_rates.push_back(static_cast<double>(m.files->size()) / wall);
 }
 
+// The ferry modes that the Python modes are compared with (indices into modes; 0: absent).
+struct Counterparts {
+  size_t png, webp, jitter;
+};
+
+// Starts the Python helper over the corpus' files listed in `list_dir` and
+// adds a mode for each pair it can run (Pillow's PNG and WebP decode,
+// torchvision's train + ColorJitter), each the baseline of ferry's side.
+std::unique_ptr<ferry::bench_transforms::PythonHelper> add_python_modes(const std::string& python,
+                                                                        const fs::path& list_dir, const Corpus& corpus,
+                                                                        std::vector<Mode>& modes, Counterparts ours) {
+  std::ofstream jl(list_dir / "jpeg.txt");
+  for (const auto& p : corpus.jpeg_paths) jl << p << "\n";
+  jl.close();
+  write_list(list_dir, "png", corpus.png);
+  write_list(list_dir, "webp", corpus.webp);
+  auto helper =
+      std::make_unique<ferry::bench_transforms::PythonHelper>(python, FERRY_BENCH_TRANSFORMS_SCRIPT, list_dir.string());
+  for (const std::string& m : helper->modes()) {
+    Mode py{"", nullptr, {}, m};
+    if (m == "pillow-png") py = {"PNG decode (Pillow, full size)", &corpus.png, {}, m};
+    if (m == "pillow-webp") py = {"WebP decode (Pillow, full size)", &corpus.webp, {}, m};
+    if (m == "torchvision-train-jitter") py = {"train + ColorJitter (torchvision, PIL)", &corpus.jpeg, {}, m};
+    if (py.files == nullptr) continue;
+    // ferry's side of each pair is measured against the other library's.
+    const size_t mine = m == "pillow-png" ? ours.png : m == "pillow-webp" ? ours.webp : ours.jitter;
+    modes[mine].baseline = modes.size();
+    modes.push_back(py);
+  }
+  if (!helper->why().empty()) {
+    std::printf("(no Python modes: %s)\n", helper->why().c_str());
+  } else if (std::find(helper->modes().begin(), helper->modes().end(), "torchvision-train-jitter") ==
+             helper->modes().end()) {
+    std::printf("(no torchvision mode: %s cannot import torchvision; run scripts/setup --with-torch)\n",
+                python.c_str());
+  }
+  return helper;
+}
+
+void print_table(const std::vector<Mode>& modes, int rounds) {
+  std::printf(
+      "\n| mode | files | images per CPU-second (median of %d rounds) | min | max | vs | ratio (median of per-round "
+      "ratios) | images per wall-second |\n"
+      "|---|---:|---:|---:|---:|---|---:|---:|\n",
+      rounds);
+  for (const auto& m : modes) {
+    // A round's modes run back to back, so a per-round ratio cancels most of the machine's drift between rounds.
+    const Mode& base = modes[m.baseline];
+    std::vector<double> ratios;
+    for (size_t r = 0; r < m.rates.size(); ++r) ratios.push_back(base.rates[r] > 0 ? m.rates[r] / base.rates[r] : 0);
+    std::printf("| %s | %zu | %.0f | %.0f | %.0f | %s | %.2fx | %.0f |\n", m.name.c_str(), m.files->size(),
+                median(m.rates), *std::min_element(m.rates.begin(), m.rates.end()),
+                *std::max_element(m.rates.begin(), m.rates.end()), base.name.c_str(), median(ratios),
+                median(m.wall_rates));
+  }
+}
+
+// The medians as JSON; false when the file cannot be written.
+bool write_json(const std::string& path, const std::vector<Mode>& modes, int rounds, size_t jpeg_files) {
+  nlohmann::ordered_json doc, per_cpu_s, per_wall_s;
+  for (const auto& m : modes) {
+    per_cpu_s[m.name] = median(m.rates);
+    per_wall_s[m.name] = median(m.wall_rates);
+  }
+  doc["files"] = jpeg_files;
+  doc["rounds"] = rounds;
+  doc["images_per_s"] = per_cpu_s;
+  doc["images_per_wall_s"] = per_wall_s;
+  std::ofstream j(path);
+  j << doc.dump(2) << "\n";
+  return bool(j);
+}
+
 std::string default_python() {
   if (access(".venv/bin/python", X_OK) == 0) return ".venv/bin/python";
   return "/usr/bin/python3";
@@ -256,33 +329,7 @@ int main(int argc, char** argv) {
   std::string tmpl = (fs::temp_directory_path() / "ferry-bench-tx-XXXXXX").string();
   const fs::path list_dir = mkdtemp(tmpl.data()) ? fs::path(tmpl) : fs::path();
   std::unique_ptr<ferry::bench_transforms::PythonHelper> helper;
-  if (!list_dir.empty()) {
-    std::ofstream jl(list_dir / "jpeg.txt");
-    for (const auto& p : corpus.jpeg_paths) jl << p << "\n";
-    jl.close();
-    write_list(list_dir, "png", corpus.png);
-    write_list(list_dir, "webp", corpus.webp);
-    helper = std::make_unique<ferry::bench_transforms::PythonHelper>(python, FERRY_BENCH_TRANSFORMS_SCRIPT,
-                                                                     list_dir.string());
-    for (const std::string& m : helper->modes()) {
-      Mode py{"", nullptr, {}, m};
-      if (m == "pillow-png") py = {"PNG decode (Pillow, full size)", &corpus.png, {}, m};
-      if (m == "pillow-webp") py = {"WebP decode (Pillow, full size)", &corpus.webp, {}, m};
-      if (m == "torchvision-train-jitter") py = {"train + ColorJitter (torchvision, PIL)", &corpus.jpeg, {}, m};
-      if (py.files == nullptr) continue;
-      // ferry's side of each pair is measured against the other library's.
-      const size_t ours = m == "pillow-png" ? png_mode : m == "pillow-webp" ? webp_mode : jitter_mode;
-      modes[ours].baseline = modes.size();
-      modes.push_back(py);
-    }
-    if (!helper->why().empty()) {
-      std::printf("(no Python modes: %s)\n", helper->why().c_str());
-    } else if (std::find(helper->modes().begin(), helper->modes().end(), "torchvision-train-jitter") ==
-               helper->modes().end()) {
-      std::printf("(no torchvision mode: %s cannot import torchvision; run scripts/setup --with-torch)\n",
-                  python.c_str());
-    }
-  }
+  if (!list_dir.empty()) helper = add_python_modes(python, list_dir, corpus, modes, {png_mode, webp_mode, jitter_mode});
 
   // Warm-up: one pass of each C++ mode (page faults, thread-local scratch, caches).
   for (auto& m : modes)
@@ -313,40 +360,12 @@ int main(int argc, char** argv) {
   helper.reset();
   if (!list_dir.empty()) fs::remove_all(list_dir);
 
-  std::printf(
-      "\n| mode | files | images per CPU-second (median of %d rounds) | min | max | vs | ratio (median of per-round "
-      "ratios) | images per wall-second |\n"
-      "|---|---:|---:|---:|---:|---|---:|---:|\n",
-      rounds);
-  for (const auto& m : modes) {
-    // A round's modes run back to back, so a per-round ratio cancels most of the machine's drift between rounds.
-    const Mode& base = modes[m.baseline];
-    std::vector<double> ratios;
-    for (size_t r = 0; r < m.rates.size(); ++r) ratios.push_back(base.rates[r] > 0 ? m.rates[r] / base.rates[r] : 0);
-    std::printf("| %s | %zu | %.0f | %.0f | %.0f | %s | %.2fx | %.0f |\n", m.name.c_str(), m.files->size(),
-                median(m.rates), *std::min_element(m.rates.begin(), m.rates.end()),
-                *std::max_element(m.rates.begin(), m.rates.end()), base.name.c_str(), median(ratios),
-                median(m.wall_rates));
-  }
+  print_table(modes, rounds);
   if (skipped > 0) std::printf("(%d undecodable files skipped by the raw mode)\n", skipped);
-  if (helper == nullptr && list_dir.empty()) std::printf("(no temp folder: the Python modes were not run)\n");
-
-  if (!json.empty()) {
-    nlohmann::ordered_json doc, per_cpu_s, per_wall_s;
-    for (const auto& m : modes) {
-      per_cpu_s[m.name] = median(m.rates);
-      per_wall_s[m.name] = median(m.wall_rates);
-    }
-    doc["files"] = corpus.jpeg.size();
-    doc["rounds"] = rounds;
-    doc["images_per_s"] = per_cpu_s;
-    doc["images_per_wall_s"] = per_wall_s;
-    std::ofstream j(json);
-    j << doc.dump(2) << "\n";
-    if (!j) {
-      std::fprintf(stderr, "ferry-bench-transforms: cannot write %s\n", json.c_str());
-      return 1;
-    }
+  if (list_dir.empty()) std::printf("(no temp folder: the Python modes were not run)\n");
+  if (!json.empty() && !write_json(json, modes, rounds, corpus.jpeg.size())) {
+    std::fprintf(stderr, "ferry-bench-transforms: cannot write %s\n", json.c_str());
+    return 1;
   }
   return 0;
 }
