@@ -8,6 +8,7 @@
 
 #include "base/error.h"
 #include "base/rng.h"
+#include "transforms/decoded_image.h"
 #include "transforms/image_pipeline.h"
 #include "transforms/mask_pipeline.h"
 
@@ -21,6 +22,20 @@ inline transforms::PipelineSpec fuzz_spec(const char* name, int size) {
   s.max_pixels = kMaxPixels;
   s.exif_orientation = true;
   return s;
+}
+
+// The input's header and a decode into every pixel format, by a decoder of
+// PngDecoder's and WebpDecoder's shape.
+template <class Decoder>
+void decode_every_format(Decoder& decoder, const uint8_t* data, size_t size) {
+  using transforms::PixelFormat;
+  for (PixelFormat format : {PixelFormat::kRgb, PixelFormat::kGray, PixelFormat::kRgba}) {
+    try {
+      decoder.read_header(data, size, kMaxPixels);
+      decoder.decode(format);
+    } catch (const BadSample&) {
+    }
+  }
 }
 
 inline void run_pipelines(const uint8_t* data, size_t size) {

@@ -11,13 +11,7 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace ferry::transforms;
   static WebpDecoder decoder;
-  for (PixelFormat format : {PixelFormat::kRgb, PixelFormat::kGray, PixelFormat::kRgba}) {
-    try {
-      decoder.read_header(data, size, ferry::fuzz::kMaxPixels);
-      decoder.decode(format);
-    } catch (const ferry::BadSample&) {
-    }
-  }
+  ferry::fuzz::decode_every_format(decoder, data, size);
   ferry::fuzz::run_pipelines(data, size);
   return 0;
 }
